@@ -1,0 +1,77 @@
+"""Build of bpcore's compiled kernels. Metadata lives in pyproject.toml.
+
+One kernel source, ``pyx/_kernels.pxi``, is compiled into one private module per
+instruction set; ``bpcore._dispatch`` picks the best one the CPU runs at import:
+
+    bpcore._kernels_base     every CPU of the platform (x86-64 baseline / arm64)
+    bpcore._kernels_avx2     x86-64 with AVX2 + FMA
+    bpcore._kernels_avx512   x86-64 with AVX-512 (F, BW, DQ, VL)
+
+Build switches (environment variables):
+    BPCORE_BUILD=debug   Cython bounds/wraparound checks on, -O1 -g (for fuzzing)
+    BPCORE_BUILD=asan    as debug, plus AddressSanitizer (run with LD_PRELOAD of libasan)
+
+Never ``-march=native`` and never ``-ffast-math``: wheels must run on any CPU of
+their platform, and ``exp`` must stay the exact libm call so that the kernels
+agree with the reference trainer. Reassociation alone (no ``-ffast-math``) lets
+the compiler vectorise the dot products; it changes results by a few ulps.
+"""
+
+import os
+import sys
+import sysconfig
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+MODE = os.environ.get("BPCORE_BUILD", "release")
+if MODE not in ("release", "debug", "asan"):
+    sys.exit(f"BPCORE_BUILD must be release, debug or asan; got {MODE!r}")
+
+MSVC = sys.platform == "win32" and "mingw" not in sysconfig.get_platform()
+PLATFORM = sysconfig.get_platform().lower()
+X86_64 = any(tag in PLATFORM for tag in ("x86_64", "amd64"))
+
+if MSVC:
+    COMMON = ["/O2"]
+    ISA = {"base": [], "avx2": ["/arch:AVX2"], "avx512": ["/arch:AVX512"]}
+    LINK = []
+else:
+    COMMON = ["-O3", "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math",
+              "-fno-math-errno", "-g0"]
+    ISA = {
+        "base": [],
+        "avx2": ["-mavx2", "-mfma"],
+        "avx512": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma",
+                   "-mprefer-vector-width=512"],
+    }
+    LINK = ["-Wl,-s"] if sys.platform.startswith("linux") else []
+
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "initializedcheck": False,
+    "cdivision": True,
+    "freethreading_compatible": True,
+}
+if MODE != "release":
+    DIRECTIVES.update(boundscheck=True, wraparound=True, initializedcheck=True)
+    COMMON = ["-O1", "-g", "-fno-omit-frame-pointer"]
+    LINK = []
+    if MODE == "asan":
+        COMMON.append("-fsanitize=address")
+        LINK = ["-fsanitize=address"]
+
+variants = ["base", "avx2", "avx512"] if X86_64 and MODE == "release" else ["base"]
+extensions = [
+    Extension(
+        f"bpcore._kernels_{variant}",
+        [f"pyx/_kernels_{variant}.pyx"],
+        extra_compile_args=COMMON + ISA[variant],
+        extra_link_args=LINK,
+    )
+    for variant in variants
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES))

@@ -1,0 +1,32 @@
+"""bpcore: classic backpropagation (per-example SGD) for multilayer networks.
+
+    import bpcore
+    net = bpcore.Network((2, 3, 1), seed=0)
+    history = bpcore.train(net, X, T, learning_rate=0.5, epochs=1000, seed=0)
+
+``bpcore.train`` runs on compiled kernels; ``bpcore.reference.train`` is the
+pure-Python executable specification with the same signature and results.
+"""
+
+from . import reference
+from ._dispatch import variant as kernel_variant
+from ._training import History
+from ._version import __version__
+from .compiled import total_error, train
+from .errors import DivergenceError, ModelFormatError
+from .network import Network
+from .trace import StepTrace, trace_step
+
+__all__ = [
+    "Network",
+    "train",
+    "total_error",
+    "History",
+    "reference",
+    "trace_step",
+    "StepTrace",
+    "DivergenceError",
+    "ModelFormatError",
+    "kernel_variant",
+    "__version__",
+]

@@ -1,0 +1,32 @@
+"""Names of activations and losses, and the small integer codes the kernels
+use for them (the kernels' ``ACT_*``/``LOSS_*`` constants must match)."""
+
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+OUTPUT_ACTIVATIONS = ("sigmoid", "identity", "softmax")
+LOSSES = ("squared_error", "cross_entropy")
+INITS = ("uniform", "xavier", "he")
+
+ACTIVATION_CODE = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
+LOSS_CODE = {"squared_error": 0, "cross_entropy": 1}
+
+# loss -> output activations it is defined for, and why the others are refused.
+LOSS_OUTPUTS = {
+    "squared_error": ("sigmoid", "identity"),
+    "cross_entropy": ("sigmoid", "softmax"),
+}
+LOSS_OUTPUT_HINT = {
+    ("squared_error", "softmax"): "a softmax output is trained with loss='cross_entropy'",
+    ("cross_entropy", "identity"): (
+        "cross-entropy needs outputs that are probabilities; use output_activation='sigmoid' "
+        "or 'softmax', or loss='squared_error' for regression"
+    ),
+}
+
+
+def check_loss_output(loss, output_activation):
+    """Raise ValueError for a loss/output pair that makes no sense."""
+    if output_activation not in LOSS_OUTPUTS[loss]:
+        hint = LOSS_OUTPUT_HINT[(loss, output_activation)]
+        raise ValueError(
+            f"loss={loss!r} does not go with output_activation={output_activation!r}: {hint}"
+        )

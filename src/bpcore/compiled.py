@@ -1,0 +1,99 @@
+"""The compiled trainer: the facade over the Cython kernels.
+
+Everything here happens once per call, in Python: checks and conversions
+(``_training.prepare``), the example order (``ordering``), buffers for the
+options that need them. The kernels then run chunks of examples without the
+GIL; between chunks Python gets the chance to deliver Ctrl-C.
+"""
+
+import numpy as np
+
+from . import _dispatch, _names, _training
+from ._validation import OneOf, as_float_matrix, as_targets
+
+__all__ = ["train", "total_error"]
+
+# Flops per kernel call (about 6 per weight per example): long enough that the
+# call costs nothing, short enough (milliseconds) that Ctrl-C is felt at once.
+_FLOPS_PER_CHUNK = 100_000_000
+
+
+class _KernelRunner:
+    """Runs epochs on the kernels, in place on the network's parameter buffer."""
+
+    def __init__(self, net, setup):
+        opts = setup.options
+        self.net, self.X, self.T = net, setup.X, setup.T
+        self.params = net._params
+        self.sizes = np.asarray(net.layer_sizes, dtype=np.intp)
+        self.codes = (_names.ACTIVATION_CODE[net.activation], _names.ACTIVATION_CODE[net.output_activation])
+        self.loss = _names.LOSS_CODE[opts["loss"]]
+        self.learning_rate = opts["learning_rate"]
+        self.momentum = opts["momentum"]
+        self.weight_decay = opts["weight_decay"]
+        self.max_grad_norm = opts["max_grad_norm"] or 0.0
+        self.batch_size = opts["batch_size"]
+        plain = self.batch_size == 1 and not (self.momentum or self.weight_decay or opts["max_grad_norm"])
+        empty = np.empty(0, dtype=net.dtype)
+        self.velocity = np.zeros_like(self.params) if self.momentum else empty
+        self.gradient = empty if plain else np.zeros_like(self.params)
+        per_example = 6 * self.params.size
+        chunk = max(1, _FLOPS_PER_CHUNK // per_example)
+        self.chunk = -(-chunk // self.batch_size) * self.batch_size  # whole mini-batches
+
+    def run_epoch(self, order):
+        kernels, act, out_act = _dispatch.kernels, *self.codes
+        E = 0.0
+        for start in range(0, order.shape[0], self.chunk):
+            error, status = kernels.train_examples(
+                self.params, self.sizes, act, out_act, self.loss, self.X, self.T,
+                order[start : start + self.chunk], self.learning_rate, self.momentum,
+                self.weight_decay, self.max_grad_norm, self.batch_size, self.velocity, self.gradient,
+            )
+            if status:  # a non-finite loss: the kernel stopped at that example
+                return error
+            E += error
+        return E
+
+    def error(self, X, T):
+        return _dispatch.kernels.error_sum(self.params, self.sizes, *self.codes, self.loss, X, T)
+
+    def snapshot(self):
+        return self.params.copy()
+
+    def restore(self, snapshot):
+        self.params[...] = snapshot
+
+    def finite(self):
+        return bool(np.isfinite(self.params).all())
+
+    def commit(self):
+        """Nothing to do: the kernels train the network's own buffer."""
+
+
+train = _training.make_train(
+    _KernelRunner,
+    "bpcore",
+    """Train ``net`` in place with backpropagation, on the compiled kernels.
+
+    A drop-in for :func:`bpcore.reference.train`: same signature, same results
+    (float64 within 1e-12), many times faster. The kernels release the GIL, so
+    other threads (or other networks trained in them) run meanwhile. A
+    C-contiguous ``X``/``T`` of the network's dtype is used without a copy.
+""",
+)
+
+
+def total_error(net, X, T, *, loss="squared_error"):
+    """E(w) = ½ Σ_d Σ_k (t_kd − o_kd)², eq. (1) of the lecture, for the examples
+    ``X`` (n, n_in) with targets ``T`` (n, n_out); with ``loss="cross_entropy"``
+    the summed cross-entropy instead."""
+    OneOf(*_names.LOSSES).check("loss", loss)
+    X = as_float_matrix(X, net.dtype, n_columns=net.n_inputs)
+    T = as_targets(T, net.dtype, n_examples=X.shape[0], n_outputs=net.n_outputs)
+    net._sync()
+    return _dispatch.kernels.error_sum(
+        net._params, np.asarray(net.layer_sizes, dtype=np.intp),
+        _names.ACTIVATION_CODE[net.activation], _names.ACTIVATION_CODE[net.output_activation],
+        _names.LOSS_CODE[loss], X, T,
+    )

@@ -1,0 +1,272 @@
+"""The reference trainer: the lecture's BACKPROPAGATION procedure (§5), written
+out in plain Python so it can be read line by line against the formulas.
+
+This module is the executable specification of bpcore: the compiled trainer
+(``bpcore.train``, kernels in ``pyx/_kernels.pxi``) must agree with it on every
+option. It uses lists and ``math`` only; numpy appears only where the network's
+arrays are read at the start and written back at the end.
+
+Names follow the lecture: ``net_j``, ``o_j``, ``t_k``, ``delta_k``, ``delta_h``,
+``w_ji`` (weight from unit i to unit j), ``x_ji`` (input from unit i to unit j),
+``learning_rate`` (η). A network is held as a list of layers ``(W, b)`` where
+``W[j][i]`` is w_ji and ``b[j]`` is the bias of unit j.
+"""
+
+import math
+
+import numpy as np
+
+from . import _training
+
+__all__ = ["train", "predict", "total_error", "forward", "output_deltas", "hidden_deltas", "update"]
+
+
+# ------------------------------------------------------------------ activations
+def sigmoid(net_j):
+    """σ(net) = 1 / (1 + e^−net) (§4.1), in a form that cannot overflow."""
+    if net_j >= 0:
+        return 1.0 / (1.0 + math.exp(-net_j))
+    z = math.exp(net_j)
+    return z / (1.0 + z)
+
+
+def activate(net, name):
+    """Outputs o_j = f(net_j) of one layer."""
+    if name == "softmax":  # o_j = e^net_j / Σ_k e^net_k, shifted by the max to avoid overflow
+        top = max(net)
+        e = [math.exp(net_j - top) for net_j in net]
+        total = sum(e)
+        return [e_j / total for e_j in e]
+    if name == "sigmoid":
+        return [sigmoid(net_j) for net_j in net]
+    if name == "tanh":
+        return [math.tanh(net_j) for net_j in net]
+    if name == "relu":
+        return [net_j if net_j > 0.0 else 0.0 for net_j in net]
+    return list(net)  # identity
+
+
+def derivative(o_j, name):
+    """f'(net_j), written from the unit's output o_j as the lecture does (§4.2)."""
+    if name == "sigmoid":
+        return o_j * (1.0 - o_j)
+    if name == "tanh":
+        return 1.0 - o_j * o_j
+    if name == "relu":
+        return 1.0 if o_j > 0.0 else 0.0
+    return 1.0  # identity
+
+
+def softplus(z):
+    """log(1 + e^z) without overflow."""
+    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+
+
+# ------------------------------------------------------------------ the three phases
+def forward(layers, x, activation, output_activation):
+    """Phase 1, the forward pass (§6.1.1): for every layer, left to right,
+    net_j = Σ_i w_ji x_i + b_j and o_j = f(net_j).
+
+    Returns ``(nets, outputs)``: ``nets[l]`` are the net inputs of layer l+1 and
+    ``outputs[l]`` the outputs of layer l (``outputs[0]`` is the input x)."""
+    nets, outputs = [], [list(x)]
+    last = len(layers) - 1
+    for l, (W, b) in enumerate(layers):
+        x_i = outputs[l]
+        net = [sum(w_ji * x for w_ji, x in zip(w_j, x_i)) + b_j for w_j, b_j in zip(W, b)]
+        nets.append(net)
+        outputs.append(activate(net, output_activation if l == last else activation))
+    return nets, outputs
+
+
+def example_error(net_k, o_k, t_k, loss, output_activation):
+    """The loss of one example. Squared error: E_d = ½ Σ_k (t_k − o_k)² (§6.1.2).
+    Cross-entropy, from the net inputs so that it never takes log(0):
+    sigmoid outputs −Σ_k [t log o + (1−t) log(1−o)] = Σ_k softplus(net_k) − t_k net_k;
+    softmax outputs −Σ_k t_k log o_k = Σ_k t_k (logsumexp(net) − net_k)."""
+    if loss == "squared_error":
+        return 0.5 * sum((t - o) ** 2 for t, o in zip(t_k, o_k))
+    if output_activation == "sigmoid":
+        return sum(softplus(n) - t * n for n, t in zip(net_k, t_k))
+    top = max(net_k)
+    logsumexp = top + math.log(sum(math.exp(n - top) for n in net_k))
+    return sum(t * (logsumexp - n) for n, t in zip(net_k, t_k))
+
+
+def output_deltas(o_k, t_k, loss, output_activation):
+    """Phase 2a (§6.1.3, §8.3): δ_k = −∂E_d/∂net_k for each output unit k.
+    Squared error: δ_k = f'(o_k)(t_k − o_k), for sigmoid o_k(1 − o_k)(t_k − o_k).
+    Cross-entropy with sigmoid or softmax outputs: δ_k = t_k − o_k."""
+    if loss == "squared_error":
+        return [derivative(o, output_activation) * (t - o) for o, t in zip(o_k, t_k)]
+    return [t - o for o, t in zip(o_k, t_k)]
+
+
+def hidden_deltas(o_h, W_next, delta_k, activation):
+    """Phase 2b (§6.1.3, §8.4): δ_h = f'(o_h) Σ_k w_kh δ_k for each unit h of a hidden
+    layer, where k runs over the next layer and w_kh are its (old) weights."""
+    return [
+        derivative(o, activation) * sum(W_next[k][h] * delta_k[k] for k in range(len(delta_k)))
+        for h, o in enumerate(o_h)
+    ]
+
+
+def backward(layers, outputs, t, loss, activation, output_activation):
+    """All deltas, output layer first, computed with the current weights:
+    ``deltas[l]`` belongs to layer l+1 (the units that ``layers[l]`` feeds)."""
+    deltas = [output_deltas(outputs[-1], t, loss, output_activation)]
+    for l in range(len(layers) - 1, 0, -1):
+        deltas.insert(0, hidden_deltas(outputs[l], layers[l][0], deltas[0], activation))
+    return deltas
+
+
+def update(layers, changes, gradient, learning_rate, momentum, weight_decay, max_grad_norm):
+    """Phase 3, the update (§6.1.4), returning the new ``(layers, changes)``.
+
+    ``gradient`` holds g_ji = δ_j x_ji (and g_j = δ_j for biases), averaged over the
+    mini-batch; with ``max_grad_norm`` it is first scaled down to that Euclidean
+    norm. Then, with ``changes`` the previous step's Δ (for momentum α):
+
+        Δw_ji = η (g_ji − λ w_ji) + α Δw_ji(n−1),   w_ji ← w_ji + Δw_ji
+        Δb_j  = η g_j + α Δb_j(n−1),                b_j ← b_j + Δb_j
+
+    which for the lecture's defaults (α = λ = 0, no clipping) is w_ji ← w_ji + η δ_j x_ji.
+    """
+    scale = 1.0
+    if max_grad_norm is not None:
+        norm = math.sqrt(sum(g * g for gW, gb in gradient for g_j in gW for g in g_j)
+                         + sum(g * g for gW, gb in gradient for g in gb))
+        if norm > max_grad_norm:
+            scale = max_grad_norm / norm
+    new_layers, new_changes = [], []
+    for (W, b), (dW, db), (gW, gb) in zip(layers, changes, gradient):
+        dW = [
+            [learning_rate * (scale * g_ji - weight_decay * w_ji) + momentum * d_ji
+             for w_ji, d_ji, g_ji in zip(w_j, d_j, g_j)]
+            for w_j, d_j, g_j in zip(W, dW, gW)
+        ]
+        db = [learning_rate * (scale * g_j) + momentum * d_j for d_j, g_j in zip(db, gb)]
+        W = [[w_ji + d_ji for w_ji, d_ji in zip(w_j, d_j)] for w_j, d_j in zip(W, dW)]
+        b = [b_j + d_j for b_j, d_j in zip(b, db)]
+        new_layers.append((W, b))
+        new_changes.append((dW, db))
+    return new_layers, new_changes
+
+
+# ------------------------------------------------------------------ the network's arrays
+def _read_layers(net):
+    return [(W.tolist(), b.tolist()) for W, b in zip(net.weights, net.biases)]
+
+
+def _zeros_like(layers):
+    return [([[0.0] * len(w_j) for w_j in W], [0.0] * len(b)) for W, b in layers]
+
+
+def _all_finite(layers):
+    return all(math.isfinite(v) for W, b in layers for v in [*b, *(w for w_j in W for w in w_j)])
+
+
+class _ReferenceRunner:
+    """Runs epochs with the functions above on Python lists (see ``_training``)."""
+
+    def __init__(self, net, setup):
+        self.net = net
+        self.options = setup.options
+        self.X, self.T = setup.X.tolist(), setup.T.tolist()
+        self.activation, self.output_activation = net.activation, net.output_activation
+        # (layers, changes) replaced as one object after every step, so an interrupt
+        # leaves either the state before a step or the state after it.
+        layers = _read_layers(net)
+        self.state = (layers, _zeros_like(layers))
+
+    def run_epoch(self, order):
+        opts = self.options
+        loss, batch_size = opts["loss"], opts["batch_size"]
+        E = 0.0
+        order = order.tolist()
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            layers, changes = self.state
+            gradient = _zeros_like(layers)
+            for d in batch:
+                x, t = self.X[d], self.T[d]
+                nets, outputs = forward(layers, x, self.activation, self.output_activation)
+                E += example_error(nets[-1], outputs[-1], t, loss, self.output_activation)
+                deltas = backward(layers, outputs, t, loss, self.activation, self.output_activation)
+                for (gW, gb), delta_j, x_ji in zip(gradient, deltas, outputs):
+                    for j, d_j in enumerate(delta_j):
+                        gb[j] += d_j
+                        g_j = gW[j]
+                        for i, x in enumerate(x_ji):
+                            g_j[i] += d_j * x
+            if len(batch) > 1:
+                gradient = [([[g / len(batch) for g in g_j] for g_j in gW], [g / len(batch) for g in gb])
+                            for gW, gb in gradient]
+            self.state = update(
+                layers, changes, gradient, opts["learning_rate"], opts["momentum"],
+                opts["weight_decay"], opts["max_grad_norm"],
+            )
+        return E
+
+    def error(self, X, T):
+        return _summed_error(self.state[0], X.tolist(), T.tolist(), self.options["loss"],
+                             self.activation, self.output_activation)
+
+    def snapshot(self):
+        return self.state
+
+    def restore(self, snapshot):
+        self.state = snapshot
+
+    def finite(self):
+        return _all_finite(self.state[0])
+
+    def commit(self):
+        for (W, b), W_net, b_net in zip(self.state[0], self.net.weights, self.net.biases):
+            W_net[...] = W
+            b_net[...] = b
+
+
+def _summed_error(layers, X, T, loss, activation, output_activation):
+    E = 0.0
+    for x, t in zip(X, T):
+        nets, outputs = forward(layers, x, activation, output_activation)
+        E += example_error(nets[-1], outputs[-1], t, loss, output_activation)
+    return E
+
+
+train = _training.make_train(
+    _ReferenceRunner,
+    __name__,
+    """Train ``net`` in place with the reference (pure-Python) backpropagation.
+
+    Same signature and results as the compiled ``bpcore.train``, many times slower:
+    use it to read, check or trace the algorithm.
+""",
+)
+
+
+def predict(net, X):
+    """Outputs of ``net`` for ``X`` of shape (n, n_in), computed by :func:`forward`."""
+    from ._validation import as_float_matrix
+
+    X = as_float_matrix(X, np.float64, n_columns=net.n_inputs)
+    net._sync()
+    layers = _read_layers(net)
+    return np.array(
+        [forward(layers, x, net.activation, net.output_activation)[1][-1] for x in X.tolist()],
+        dtype=net.dtype,
+    )
+
+
+def total_error(net, X, T, *, loss="squared_error"):
+    """E(w) = ½ Σ_d Σ_k (t_kd − o_kd)², eq. (1), computed by :func:`forward`
+    (or the summed cross-entropy with ``loss="cross_entropy"``)."""
+    from ._validation import OneOf, as_float_matrix, as_targets
+
+    OneOf("squared_error", "cross_entropy").check("loss", loss)
+    X = as_float_matrix(X, np.float64, n_columns=net.n_inputs)
+    T = as_targets(T, np.float64, n_examples=X.shape[0], n_outputs=net.n_outputs)
+    net._sync()
+    return _summed_error(_read_layers(net), X.tolist(), T.tolist(), loss, net.activation,
+                         net.output_activation)
