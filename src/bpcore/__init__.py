@@ -14,6 +14,7 @@ from ._training import History
 from ._version import __version__
 from .compiled import total_error, train
 from .errors import DivergenceError, ModelFormatError
+from .model_io import load
 from .network import Network
 from .trace import StepTrace, trace_step
 
@@ -27,6 +28,7 @@ __all__ = [
     "StepTrace",
     "DivergenceError",
     "ModelFormatError",
+    "load",
     "kernel_variant",
     "__version__",
 ]

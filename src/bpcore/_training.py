@@ -111,10 +111,11 @@ def prepare(net, X, T, options):
     T = as_targets(T, net.dtype, n_examples=X.shape[0], n_outputs=net.n_outputs)
     X_val = T_val = None
     if validation is not None:
-        try:
-            X_val, T_val = validation
-        except (TypeError, ValueError):
-            raise TypeError("validation must be a pair (X_val, T_val)") from None
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError(
+                f"validation must be a pair (X_val, T_val); got {type(validation).__name__}"
+            )
+        X_val, T_val = validation
         X_val = as_float_matrix(X_val, net.dtype, name="X_val", n_columns=net.n_inputs)
         T_val = as_targets(
             T_val, net.dtype, name="T_val", n_examples=X_val.shape[0], n_outputs=net.n_outputs

@@ -121,10 +121,17 @@ def _reject_non_numeric(a, name):
 
 
 def _check_finite(a, name):
-    finite = np.isfinite(a)
-    if not finite.all():
-        position = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise ValueError(f"{name} contains NaN or infinity (first at index {position})")
+    # In blocks of rows, so that checking a large X costs a small temporary,
+    # not a boolean copy of the whole array.
+    rows = max(1, 65536 // max(1, a[0].size if a.ndim > 1 and a.shape[0] else 1))
+    for start in range(0, a.shape[0] if a.ndim else 1, rows):
+        block = a[start : start + rows] if a.ndim else a
+        finite = np.isfinite(block)
+        if not finite.all():
+            position = tuple(int(i) for i in np.argwhere(~finite)[0])
+            if a.ndim:
+                position = (position[0] + start, *position[1:])
+            raise ValueError(f"{name} contains NaN or infinity (first at index {position})")
 
 
 def as_float_matrix(X, dtype, *, name="X", n_columns=None, columns_meaning="inputs"):

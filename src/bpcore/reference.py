@@ -85,7 +85,7 @@ def example_error(net_k, o_k, t_k, loss, output_activation):
     sigmoid outputs −Σ_k [t log o + (1−t) log(1−o)] = Σ_k softplus(net_k) − t_k net_k;
     softmax outputs −Σ_k t_k log o_k = Σ_k t_k (logsumexp(net) − net_k)."""
     if loss == "squared_error":
-        return 0.5 * sum((t - o) ** 2 for t, o in zip(t_k, o_k))
+        return 0.5 * sum((t - o) * (t - o) for t, o in zip(t_k, o_k))
     if output_activation == "sigmoid":
         return sum(softplus(n) - t * n for n, t in zip(net_k, t_k))
     top = max(net_k)

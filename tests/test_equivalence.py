@@ -1,0 +1,179 @@
+"""The compiled trainer equals the reference on every option (property tests).
+
+Random architectures (0-3 hidden layers of 1-20 units), data, learning rates,
+epochs and options; both trainers start from the same network with the same
+seed. Every weight and bias must agree within 1e-12 (float64) or 1e-4
+(float32), relative to max(1, |w|); so must the per-epoch errors and the stop.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+
+import bpcore
+from bpcore import DivergenceError
+
+# assert_params_close is a stateless function fixture, safe to share across examples.
+SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+
+TOLERANCE = {"float64": 1e-12, "float32": 1e-4}
+PAIRS = [("sigmoid", "squared_error"), ("identity", "squared_error"),
+         ("sigmoid", "cross_entropy"), ("softmax", "cross_entropy")]
+
+
+@st.composite
+def problems(draw, dtype=None):
+    hidden = draw(st.lists(st.integers(1, 20), min_size=0, max_size=3))
+    n_in, n_out = draw(st.integers(1, 12)), draw(st.integers(1, 6))
+    out_act, loss = draw(st.sampled_from(PAIRS))
+    dtype = dtype or draw(st.sampled_from(["float64", "float32"]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n = draw(st.integers(1, 24))
+    X = rng.normal(size=(n, n_in)) * draw(st.sampled_from([0.1, 1.0, 3.0]))
+    if out_act == "softmax":
+        T = np.eye(n_out)[rng.integers(0, n_out, size=n)]
+    elif out_act == "sigmoid":
+        T = rng.uniform(0, 1, size=(n, n_out))
+    else:
+        T = rng.normal(size=(n, n_out))
+    net = bpcore.Network(
+        (n_in, *hidden, n_out),
+        activation=draw(st.sampled_from(["sigmoid", "tanh", "relu"])),
+        output_activation=out_act,
+        init=draw(st.sampled_from(["uniform", "xavier", "he"])),
+        init_scale=draw(st.sampled_from([0.05, 0.5, 1.0])),
+        seed=seed,
+        dtype=dtype,
+    )
+    options = dict(
+        learning_rate=draw(st.floats(0.01, 1.0)),
+        epochs=draw(st.integers(1, 3)),
+        shuffle=draw(st.booleans()),
+        seed=draw(st.integers(0, 1000)),
+        loss=loss,
+        momentum=draw(st.sampled_from([0.0, 0.0, 0.5, 0.9])),
+        batch_size=draw(st.sampled_from([1, 1, 2, 5, 100])),
+        weight_decay=draw(st.sampled_from([0.0, 0.0, 1e-3, 0.1])),
+        max_grad_norm=draw(st.sampled_from([None, None, 0.1, 1.0])),
+    )
+    return net, X.astype(dtype), T.astype(dtype), options
+
+
+def run(trainer, net, X, T, options):
+    """Train a copy; return (outcome, network) where outcome is the History or
+    the DivergenceError's epoch."""
+    net = net.copy()
+    try:
+        return trainer(net, X, T, **options), net
+    except DivergenceError as exc:
+        return ("diverged", exc.epoch), net
+
+
+def well_conditioned(net, X, T, options):
+    """Is the reference's trajectory stable enough for an agreement test?
+
+    The compiled kernels sum in another order (vectorised dot products, fused
+    multiply-adds), so they differ from the reference by a few ulps per step.
+    On a well-conditioned trajectory that stays a few ulps; on a chaotic one
+    (large steps on an unstable problem) any rounding difference grows without
+    bound and no two float implementations can agree. Perturb the start by
+    tol/1000 (relative): if the reference's result moves by more than tol/10,
+    the trajectory amplifies rounding over 100-fold and cannot be compared."""
+    tol = TOLERANCE[np.dtype(net.dtype).name]
+    nudged = net.copy()
+    nudged.set_params_vector(net.params_vector() * (1 + tol / 1000))
+    (_, a), (_, b) = run(bpcore.reference.train, net, X, T, options), run(
+        bpcore.reference.train, nudged, X, T, options)
+    scale = np.maximum(1.0, np.abs(a.params_vector()))
+    return bool(np.max(np.abs(a.params_vector() - b.params_vector()) / scale) <= tol / 10)
+
+
+def assume_well_conditioned(problem, **extra):
+    net, X, T, options = problem
+    conditioned = well_conditioned(net, X, T, {**options, **extra})
+    event("well-conditioned" if conditioned else "chaotic: not comparable")
+    assume(conditioned)
+
+
+def check_agreement(problem, assert_params_close, **extra):
+    """Train the same problem with both trainers; assert they agree and return
+    the reference's outcome (a History, or ("diverged", epoch))."""
+    net, X, T, options = problem
+    options = {**options, **extra}
+    ref_outcome, ref_net = run(bpcore.reference.train, net, X, T, options)
+    fast_outcome, fast_net = run(bpcore.train, net, X, T, options)
+    assert_params_close(fast_net.params_vector(), ref_net.params_vector(), net.dtype)
+    if isinstance(ref_outcome, tuple):
+        assert fast_outcome == ref_outcome
+        return ref_outcome
+    rtol = 1e-10 if net.dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(fast_outcome.train_error, ref_outcome.train_error, rtol=rtol, atol=rtol)
+    assert fast_outcome.epochs_run == ref_outcome.epochs_run
+    assert fast_outcome.stop_reason == ref_outcome.stop_reason
+    return ref_outcome
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=SUPPRESSED)
+@given(problem=problems(dtype="float64"))
+def test_float64_agrees_within_1e_12(problem, assert_params_close):
+    assume_well_conditioned(problem)
+    check_agreement(problem, assert_params_close)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=SUPPRESSED)
+@given(problem=problems(dtype="float32"))
+def test_float32_agrees_within_1e_4(problem, assert_params_close):
+    assume_well_conditioned(problem)
+    check_agreement(problem, assert_params_close)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=SUPPRESSED)
+@given(problem=problems(dtype="float64"), patience=st.integers(1, 4), restore_best=st.booleans())
+def test_validation_and_stopping_agree(problem, patience, restore_best, assert_params_close):
+    """Validation error, early stopping, restore_best and target_error choose the
+    same epoch and the same weights in both trainers."""
+    net, X, T, options = problem
+    options["epochs"] = 6
+    half = max(1, X.shape[0] // 2)
+    extra = dict(validation=(X[:half], T[:half]), patience=patience, restore_best=restore_best)
+    assume_well_conditioned((net, X, T, options), **extra)
+    check_agreement((net, X, T, options), assert_params_close, **extra)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("output_activation, loss", PAIRS)
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_every_activation_and_loss_on_a_fixed_problem(activation, output_activation, loss, dtype,
+                                                      assert_params_close):
+    """A deterministic sweep over every activation/output/loss pair (both dtypes)
+    with momentum, mini-batches, decay and clipping, so each option's code path
+    is exercised even if hypothesis draws unluckily."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(40, 5)).astype(dtype)
+    T = (np.eye(3)[rng.integers(0, 3, 40)] if output_activation != "identity"
+         else rng.normal(size=(40, 3))).astype(dtype)
+    net = bpcore.Network((5, 8, 6, 3), activation=activation, output_activation=output_activation,
+                         init="xavier", seed=3, dtype=dtype)
+    for options in (
+        dict(),
+        dict(momentum=0.9, learning_rate=0.02),
+        dict(batch_size=7, weight_decay=0.01),
+        dict(max_grad_norm=0.05, momentum=0.5),
+    ):
+        problem = (net, X, T, {"learning_rate": 0.2, "epochs": 2, "seed": 1, "loss": loss, **options})
+        assert well_conditioned(*problem)
+        check_agreement(problem, assert_params_close)
+
+
+def test_agreement_is_not_trivial(assert_params_close):
+    """The comparison can fail: a different seed (another example order) gives
+    weights that differ far beyond the tolerance."""
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(20, 3)), rng.uniform(size=(20, 2))
+    a, b = bpcore.Network((3, 4, 2), seed=0), bpcore.Network((3, 4, 2), seed=0)
+    bpcore.reference.train(a, X, T, learning_rate=0.5, epochs=2, seed=1)
+    bpcore.train(b, X, T, learning_rate=0.5, epochs=2, seed=2)
+    with pytest.raises(AssertionError):
+        assert_params_close(a.params_vector(), b.params_vector(), np.float64)
