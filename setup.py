@@ -69,6 +69,7 @@ extensions = [
         f"bpcore._kernels_{variant}",
         [f"pyx/_kernels_{variant}.pyx"],
         extra_compile_args=COMMON + ISA[variant],
+        include_dirs=["pyx"],
         extra_link_args=LINK,
     )
     for variant in variants

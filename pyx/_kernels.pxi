@@ -21,7 +21,7 @@
 # Parameter buffer ``p`` (length sum_l n_out_l * (n_in_l + 1)), per layer l:
 #   [ W_l (n_out_l x n_in_l, row-major; W_l[j*n_in + i] is w_ji) | b_l (n_out_l) ]
 
-from libc.math cimport exp, expf, tanh, tanhf, log, log1p, sqrt, fabs, isfinite
+from libc.math cimport exp, tanh, tanhf, log, log1p, sqrt, fabs, isfinite
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
@@ -44,6 +44,58 @@ cdef enum:
     STATUS_OK = 0
     STATUS_NONFINITE = 1
     STATUS_NO_MEMORY = 2
+
+
+cdef extern from "bp_linalg.h" nogil:
+    # Dense primitives with restrict-qualified pointers (see bp_linalg.h for why C).
+    void bp_matvec_d(Py_ssize_t, Py_ssize_t, const double*, const double*, const double*, double*)
+    void bp_matvec_f(Py_ssize_t, Py_ssize_t, const float*, const float*, const float*, float*)
+    void bp_backprop_update_d(Py_ssize_t, Py_ssize_t, double*, double*, const double*, const double*,
+                              double, double*)
+    void bp_backprop_update_f(Py_ssize_t, Py_ssize_t, float*, float*, const float*, const float*,
+                              float, float*)
+    void bp_update_matvec_d(Py_ssize_t, Py_ssize_t, double*, double*, const double*, const double*,
+                            double, const double*, double*)
+    void bp_update_matvec_f(Py_ssize_t, Py_ssize_t, float*, float*, const float*, const float*,
+                            float, const float*, float*)
+    void bp_update_d(Py_ssize_t, Py_ssize_t, double*, double*, const double*, const double*, double)
+    void bp_update_f(Py_ssize_t, Py_ssize_t, float*, float*, const float*, const float*, float)
+
+
+cdef inline void matvec(Py_ssize_t n_out, Py_ssize_t n_in, const floating* W, const floating* x,
+                        const floating* b, floating* net) noexcept nogil:
+    # net_j = Σ_i w_ji x_i + b_j for every unit j of a layer
+    if floating is double:
+        bp_matvec_d(n_out, n_in, W, x, b, net)
+    else:
+        bp_matvec_f(n_out, n_in, W, x, b, net)
+
+
+cdef inline void backprop_update_layer(Py_ssize_t n_out, Py_ssize_t n_in, floating* W, floating* b,
+                                       const floating* x_ji, const floating* delta_j,
+                                       floating learning_rate, floating* back) noexcept nogil:
+    # back_i = Σ_j w_ji δ_j (old weights), then w_ji += η δ_j x_ji and b_j += η δ_j
+    if floating is double:
+        bp_backprop_update_d(n_out, n_in, W, b, x_ji, delta_j, learning_rate, back)
+    else:
+        bp_backprop_update_f(n_out, n_in, W, b, x_ji, delta_j, learning_rate, back)
+
+
+cdef inline void update_layer(Py_ssize_t n_out, Py_ssize_t n_in, floating* W, floating* b,
+                              const floating* x_ji, const floating* delta_j,
+                              floating learning_rate, const floating* x_next,
+                              floating* net_next) noexcept nogil:
+    # w_ji += η δ_j x_ji and b_j += η δ_j; with x_next, also the next example's
+    # net_j = Σ_i w_ji x_next_i + b_j in the same pass over W
+    if x_next == NULL:
+        if floating is double:
+            bp_update_d(n_out, n_in, W, b, x_ji, delta_j, learning_rate)
+        else:
+            bp_update_f(n_out, n_in, W, b, x_ji, delta_j, learning_rate)
+    elif floating is double:
+        bp_update_matvec_d(n_out, n_in, W, b, x_ji, delta_j, learning_rate, x_next, net_next)
+    else:
+        bp_update_matvec_f(n_out, n_in, W, b, x_ji, delta_j, learning_rate, x_next, net_next)
 
 
 cdef struct Shape:
@@ -88,20 +140,23 @@ cdef int shape_init(Shape* s, const Py_ssize_t* sizes, Py_ssize_t n_sizes, Py_ss
 
 
 # ------------------------------------------------------------------ scalar math
+cdef extern from "bp_exp.h" nogil:
+    double bp_exp_d(double)
+    float bp_exp_f(float)
+
+
 cdef inline floating f_exp(floating z) noexcept nogil:
+    # e^z, vectorisable (see bp_exp.h)
     if floating is float:
-        return expf(z)
+        return bp_exp_f(z)
     else:
-        return exp(z)
+        return bp_exp_d(z)
 
 
 cdef inline floating sigmoid(floating net_j) noexcept nogil:
-    # σ(net) = 1 / (1 + e^-net) (§4.1), in the form that cannot overflow.
-    cdef floating z
-    if net_j >= 0:
-        return 1 / (1 + f_exp(-net_j))
-    z = f_exp(net_j)
-    return z / (1 + z)
+    # σ(net) = 1 / (1 + e^-net) (§4.1). For net < -709 (double) e^-net is +inf and
+    # σ is exactly 0: no trap, no warning, and no branch to mispredict.
+    return 1 / (1 + f_exp(-net_j))
 
 
 cdef inline double softplus(double z) noexcept nogil:
@@ -140,42 +195,44 @@ cdef inline void activate(floating* o, Py_ssize_t n, int act) noexcept nogil:
             o[j] = o[j] / total
 
 
-cdef inline floating derivative(floating o_j, int act) noexcept nogil:
-    # f'(net_j) written from the output o_j, as the lecture does (§4.2).
+cdef inline void times_derivative(floating* delta, const floating* o, const floating* back,
+                                  Py_ssize_t n, int act) noexcept nogil:
+    # δ_j = f'(net_j) · back_j, with f' written from the output o_j as the lecture
+    # does (§4.2): sigmoid o(1 − o), tanh 1 − o², relu [o > 0], identity 1.
+    cdef Py_ssize_t j
     if act == ACT_SIGMOID:
-        return o_j * (1 - o_j)
-    if act == ACT_TANH:
-        return 1 - o_j * o_j
-    if act == ACT_RELU:
-        return 1 if o_j > 0 else 0
-    return 1
+        for j in range(n):
+            delta[j] = o[j] * (1 - o[j]) * back[j]
+    elif act == ACT_TANH:
+        for j in range(n):
+            delta[j] = (1 - o[j] * o[j]) * back[j]
+    elif act == ACT_RELU:
+        for j in range(n):
+            delta[j] = back[j] if o[j] > 0 else 0
+    else:
+        for j in range(n):
+            delta[j] = back[j]
 
 
 # ------------------------------------------------------------------ the phases
 cdef inline void forward_example(const Shape* s, const floating* p, const floating* x,
-                                 floating* outs, floating* net_k) noexcept nogil:
+                                 floating* outs, floating* net_k, bint first_layer_done) noexcept nogil:
     # Phase 1 (§6.1.1): for every layer, net_j = Σ_i w_ji x_i + b_j, o_j = f(net_j).
     # Result: outs[u_off[l] : u_off[l] + sizes[l+1]] holds layer l+1's outputs, and
     # net_k (n_out) the output layer's net inputs (for the cross-entropy error).
-    cdef Py_ssize_t l, j, i, n_in, n_out
-    cdef const floating* W
-    cdef const floating* b
-    cdef const floating* w_j
+    # With first_layer_done, the first layer's net inputs are already in outs
+    # (computed by the previous example's fused update, see update_layer).
+    cdef Py_ssize_t l, j, n_in, n_out
     cdef const floating* x_i = x
+    cdef const floating* W
     cdef floating* o
-    cdef floating acc
     for l in range(s.n_layers):
         n_in = s.sizes[l]
         n_out = s.sizes[l + 1]
         W = p + s.w_off[l]
-        b = W + n_out * n_in
         o = outs + s.u_off[l]
-        for j in range(n_out):
-            w_j = W + j * n_in
-            acc = 0
-            for i in range(n_in):
-                acc = acc + w_j[i] * x_i[i]
-            o[j] = acc + b[j]
+        if l > 0 or not first_layer_done:
+            matvec(n_out, n_in, W, x_i, W + n_out * n_in, o)
         if l == s.n_layers - 1:
             for j in range(n_out):
                 net_k[j] = o[j]
@@ -215,13 +272,14 @@ cdef inline double example_error(const Shape* s, const floating* net_k, const fl
 
 
 cdef inline void output_deltas(const Shape* s, const floating* o_k, const floating* t_k,
-                               floating* delta_k) noexcept nogil:
+                               floating* delta_k, floating* back) noexcept nogil:
     # Phase 2a (§6.1.3, §8.3): δ_k = f'(o_k)(t_k − o_k) for squared error,
     # δ_k = t_k − o_k for cross-entropy with sigmoid or softmax outputs.
     cdef Py_ssize_t k, n_out = s.sizes[s.n_layers]
     if s.loss == LOSS_SQUARED:
         for k in range(n_out):
-            delta_k[k] = derivative(o_k[k], s.out_act) * (t_k[k] - o_k[k])
+            back[k] = t_k[k] - o_k[k]
+        times_derivative(delta_k, o_k, back, n_out, s.out_act)
     else:
         for k in range(n_out):
             delta_k[k] = t_k[k] - o_k[k]
@@ -232,7 +290,7 @@ cdef inline void hidden_deltas(const floating* o_h, const floating* W_next, cons
                                floating* back, floating* delta_h) noexcept nogil:
     # Phase 2b (§6.1.3, §8.4): δ_h = f'(o_h) Σ_k w_kh δ_k, with the next layer's
     # (old) weights W_next (n_k x n_h). The sum runs row by row of W_next
-    # (back[h] += w_kh δ_k), so the inner loop is contiguous.
+    # (back_h += w_kh δ_k), so the inner loop is contiguous.
     cdef Py_ssize_t k, h
     cdef const floating* w_k
     cdef floating d
@@ -243,53 +301,30 @@ cdef inline void hidden_deltas(const floating* o_h, const floating* W_next, cons
         d = delta_k[k]
         for h in range(n_h):
             back[h] = back[h] + w_k[h] * d
-    for h in range(n_h):
-        delta_h[h] = derivative(o_h[h], act) * back[h]
+    times_derivative(delta_h, o_h, back, n_h, act)
 
 
 cdef inline void backprop_update(const Shape* s, floating* p, const floating* x,
                                  floating* outs, floating* deltas, floating* back,
-                                 floating learning_rate) noexcept nogil:
+                                 floating learning_rate, const floating* x_next) noexcept nogil:
     # Phases 2b and 3 fused for the lecture's plain rule (batch 1, no momentum,
-    # decay or clipping): going down the layers, each row of W_l is read once to
-    # propagate δ to layer l with the old weights (back[i] += w_ji δ_j) and then
-    # updated, w_ji ← w_ji + η δ_j x_ji and b_j ← b_j + η δ_j. Output deltas must
-    # already be in ``deltas``.
-    cdef Py_ssize_t l, j, i, n_in, n_out
+    # decay or clipping), output deltas already in ``deltas``. Going down the
+    # layers, each W_l is read once to propagate δ with the old weights and to
+    # apply w_ji ← w_ji + η δ_j x_ji, b_j ← b_j + η δ_j; then δ_h = f'(o_h) back_h.
+    # The first layer's update also computes the next example's (x_next's)
+    # first-layer net inputs into outs, unless x_next is NULL.
+    cdef Py_ssize_t l, n_in, n_out
     cdef floating* W
-    cdef floating* b
-    cdef floating* w_j
-    cdef const floating* x_i
-    cdef const floating* delta_j
-    cdef floating d, step
-    for l in range(s.n_layers - 1, -1, -1):
+    for l in range(s.n_layers - 1, 0, -1):
         n_in = s.sizes[l]
         n_out = s.sizes[l + 1]
         W = p + s.w_off[l]
-        b = W + n_out * n_in
-        delta_j = deltas + s.u_off[l]
-        x_i = x if l == 0 else outs + s.u_off[l - 1]
-        if l > 0:
-            for i in range(n_in):
-                back[i] = 0
-            for j in range(n_out):
-                w_j = W + j * n_in
-                d = delta_j[j]
-                step = learning_rate * d
-                for i in range(n_in):
-                    back[i] = back[i] + w_j[i] * d
-                    w_j[i] = w_j[i] + step * x_i[i]
-                b[j] = b[j] + step
-            # δ_h of layer l from the sums just taken (Phase 2b)
-            for i in range(n_in):
-                deltas[s.u_off[l - 1] + i] = derivative(x_i[i], s.act) * back[i]
-        else:
-            for j in range(n_out):
-                w_j = W + j * n_in
-                step = learning_rate * delta_j[j]
-                for i in range(n_in):
-                    w_j[i] = w_j[i] + step * x_i[i]
-                b[j] = b[j] + step
+        backprop_update_layer(n_out, n_in, W, W + n_out * n_in, outs + s.u_off[l - 1],
+                              deltas + s.u_off[l], learning_rate, back)
+        times_derivative(deltas + s.u_off[l - 1], outs + s.u_off[l - 1], back, n_in, s.act)
+    n_in = s.sizes[0]
+    n_out = s.sizes[1]
+    update_layer(n_out, n_in, p, p + n_out * n_in, x, deltas, learning_rate, x_next, outs)
 
 
 cdef inline void backward(const Shape* s, const floating* p, floating* outs, floating* deltas,
@@ -397,8 +432,10 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, int act, i
     cdef floating* back
     cdef floating* net_k
     cdef const floating* x
+    cdef const floating* x_next
     cdef const floating* t
-    cdef Py_ssize_t n = order.shape[0], n_params = params.shape[0], e, d, batch_len = 0
+    cdef floating* o_k
+    cdef Py_ssize_t n = order.shape[0], n_params = params.shape[0], e, batch_len = 0
     cdef double E = 0, e_d
     cdef int status = STATUS_OK
     cdef bint plain = batch_size == 1 and momentum == 0 and weight_decay == 0 and max_grad_norm <= 0
@@ -422,19 +459,20 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, int act, i
             net_k = deltas + s.n_units + 8
             back = net_k + s.n_units + 8
             for e in range(n):
-                d = order[e]
-                x = &X[d, 0]
-                t = &T[d, 0]
-                forward_example(&s, p, x, outs, net_k)
-                e_d = example_error(&s, net_k, outs + s.u_off[s.n_layers - 1], t)
+                x = &X[order[e], 0]
+                t = &T[order[e], 0]
+                x_next = &X[order[e + 1], 0] if plain and e + 1 < n else NULL
+                forward_example(&s, p, x, outs, net_k, plain and e > 0)
+                o_k = outs + s.u_off[s.n_layers - 1]
+                e_d = example_error(&s, net_k, o_k, t)
                 if not isfinite(e_d):
                     E = e_d
                     status = STATUS_NONFINITE
                     break
                 E += e_d
-                output_deltas(&s, outs + s.u_off[s.n_layers - 1], t, deltas + s.u_off[s.n_layers - 1])
+                output_deltas(&s, o_k, t, deltas + s.u_off[s.n_layers - 1], back)
                 if plain:
-                    backprop_update(&s, p, x, outs, deltas, back, lr)
+                    backprop_update(&s, p, x, outs, deltas, back, lr, x_next)
                 else:
                     backward(&s, p, outs, deltas, back)
                     accumulate_gradient(&s, g, x, outs, deltas)
@@ -469,7 +507,7 @@ def forward_batch(const floating[::1] params, const Py_ssize_t[::1] sizes, int a
         if status == STATUS_OK:
             net_k = outs + s.n_units + 8
             for e in range(X.shape[0]):
-                forward_example(&s, &params[0], &X[e, 0], outs, net_k)
+                forward_example(&s, &params[0], &X[e, 0], outs, net_k, False)
                 for k in range(n_out):
                     out[e, k] = outs[s.u_off[s.n_layers - 1] + k]
             free(sc.block)
@@ -498,7 +536,7 @@ def error_sum(const floating[::1] params, const Py_ssize_t[::1] sizes, int act, 
         if status == STATUS_OK:
             net_k = outs + s.n_units + 8
             for e in range(X.shape[0]):
-                forward_example(&s, &params[0], &X[e, 0], outs, net_k)
+                forward_example(&s, &params[0], &X[e, 0], outs, net_k, False)
                 E += example_error(&s, net_k, outs + s.u_off[s.n_layers - 1], &T[e, 0])
             free(sc.block)
             free(s.w_off)
