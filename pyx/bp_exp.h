@@ -6,7 +6,7 @@
 
    exp(x) = 2^k exp(r) exp(-c) with k = round(x / ln 2), r = x - k ln2_hi
    (exact: ln2_hi has few significant bits), c = k ln2_lo; exp(r) by its Taylor
-   polynomial (|r| <= ln2/2: degree 13 for double, 7 for float), exp(-c) by
+   polynomial (|r| <= ln2/2: degree 13 for double, 7 for float, by Estrin's scheme), exp(-c) by
    1 - c + c^2/2. No subtraction chain that reassociation could spoil.
    Arguments are clamped to [-708, 709] ([-87, 88] for float): outside, exp
    under/overflows anyway and only 1/(1 + exp(-net)) and exp(net - max) use it. */
@@ -19,26 +19,21 @@ static inline double bp_exp_d(double x)
 {
     const double log2e = 1.4426950408889634074, ln2_hi = 6.93147180369123816490e-01,
                  ln2_lo = 1.90821492927058770002e-10;
-    double r, c, p, scale;
+    double r, r2, r4, c, p, scale;
     int64_t k, bits;
     x = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
     k = (int64_t)(int32_t)(x * log2e + 1100.5) - 1100;
     r = x - (double)k * ln2_hi;
     c = (double)k * ln2_lo;
-    p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    /* Taylor polynomial of degree 13 by Estrin's scheme: a dependency chain
+       of 4 multiply-adds instead of Horner's 13 (small layers are
+       latency-bound). */
+    r2 = r * r;
+    r4 = r2 * r2;
+    p = ((1.0 + r) + (1.0 / 2 + r * (1.0 / 6)) * r2)
+        + ((1.0 / 24 + r * (1.0 / 120)) + (1.0 / 720 + r * (1.0 / 5040)) * r2) * r4
+        + (((1.0 / 40320 + r * (1.0 / 362880)) + (1.0 / 3628800 + r * (1.0 / 39916800)) * r2)
+           + ((1.0 / 479001600 + r * (1.0 / 6227020800.0)) * r4)) * (r4 * r4);
     bits = (k + 1023) << 52;
     memcpy(&scale, &bits, sizeof scale);
     return p * (1.0 - c + 0.5 * c * c) * scale;
@@ -46,20 +41,15 @@ static inline double bp_exp_d(double x)
 static inline float bp_exp_f(float x)
 {
     const float log2e = 1.44269504f, ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723212e-6f;
-    float r, c, p, scale;
+    float r, r2, c, p, scale;
     int32_t k, bits;
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
     k = (int32_t)(x * log2e + 200.5f) - 200;
     r = x - (float)k * ln2_hi;
     c = (float)k * ln2_lo;
-    p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    r2 = r * r;
+    p = ((1.0f + r) + (1.0f / 2 + r * (1.0f / 6)) * r2)
+        + ((1.0f / 24 + r * (1.0f / 120)) + (1.0f / 720 + r * (1.0f / 5040)) * r2) * (r2 * r2);
     bits = (k + 127) << 23;
     memcpy(&scale, &bits, sizeof scale);
     return p * (1.0f - c + 0.5f * c * c) * scale;

@@ -195,3 +195,29 @@ def test_total_error_is_equation_1():
     expected = 0.5 * np.sum((T - net.predict(X)) ** 2)
     assert bpcore.total_error(net, X, T) == pytest.approx(expected, rel=1e-13)
     assert bpcore.reference.total_error(net, X, T) == pytest.approx(expected, rel=1e-13)
+
+
+@pytest.mark.parametrize("dtype, ulps", [("float64", 8), ("float32", 8)])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "softmax"])
+def test_compiled_activations_match_the_reference_to_a_few_ulps(activation, dtype, ulps):
+    """The kernels' vectorised exp (pyx/bp_exp.h) against Python's math over
+    net inputs from -700 to 700 (±85 in float32): within a few ulps, scaled by
+    exp's condition number 1 + |net| (the argument itself is rounded in the
+    network's dtype: net − max for softmax)."""
+    net_values = np.linspace(-700, 700, 20001)
+    if dtype == "float32":
+        net_values = np.linspace(-85, 85, 20001)
+    X = net_values.reshape(-1, 1).astype(dtype)
+    if activation == "softmax":  # two outputs: net and 0.37·net → o_0 = σ(0.63·net)
+        net = bpcore.Network.from_arrays([np.array([[1.0], [0.37]], dtype)], [np.zeros(2, dtype)],
+                                         output_activation="softmax")
+    else:
+        net = bpcore.Network.from_arrays([np.ones((1, 1), dtype), np.ones((1, 1), dtype)],
+                                         [np.zeros(1, dtype), np.zeros(1, dtype)],
+                                         activation=activation, output_activation="identity")
+    got = net.predict(X)
+    expected = bpcore.reference.predict(net.copy(), X.astype(np.float64)).astype(np.float64)
+    eps = np.finfo(dtype).eps
+    error = np.abs(got - expected) / np.maximum(np.abs(expected), np.finfo(dtype).tiny)
+    error /= 1 + np.abs(X)
+    assert np.max(error) <= ulps * eps, f"{np.max(error) / eps:.1f} ulps at {X[np.argmax(error.max(axis=1))]}"
