@@ -106,7 +106,8 @@ def render(trace):
     for layer in trace.layers:
         for j, unit in enumerate(layer.units):
             lines.append(f"{unit:>6}{_num(layer.net[j])}{_num(layer.output[j])}")
-    lines += ["", "Backward pass (output δ_k = o_k(1 − o_k)(t_k − o_k), hidden δ_h = o_h(1 − o_h) Σ_k w_kh δ_k)",
+    lines += ["", "Backward pass (output δ_k = f'(o_k)(t_k − o_k), hidden δ_h = f'(o_h) Σ_k w_kh δ_k;"
+              " for sigmoid units f'(o) = o(1 − o))",
               f"{'unit':>6}{'δ_j':>11}"]
     for layer in reversed(trace.layers):
         for j, unit in enumerate(layer.units):
