@@ -23,7 +23,7 @@
 
 from libc.math cimport exp, tanh, tanhf, log, log1p, sqrt, fabs, isfinite
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 ctypedef fused floating:
     float
@@ -403,6 +403,11 @@ cdef struct Scratch:
     Py_ssize_t n_units
 
 
+cdef inline Py_ssize_t seg(Py_ssize_t n) noexcept nogil:
+    # n elements rounded up to 16: 64 bytes of float32, 128 of float64
+    return (n + 15) & ~(<Py_ssize_t> 15)
+
+
 cdef void* scratch_alloc(Scratch* sc, Py_ssize_t n) noexcept nogil:
     # One block per call, 64-byte aligned, never per example.
     sc.block = malloc(n * sizeof(double) + 64)
@@ -435,7 +440,9 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, int act, i
     cdef const floating* x_next
     cdef const floating* t
     cdef floating* o_k
-    cdef Py_ssize_t n = order.shape[0], n_params = params.shape[0], e, batch_len = 0
+    cdef floating* rows[2]
+    cdef Py_ssize_t n = order.shape[0], n_params = params.shape[0], n_in = X.shape[1], e
+    cdef Py_ssize_t batch_len = 0
     cdef double E = 0, e_d
     cdef int status = STATUS_OK
     cdef bint plain = batch_size == 1 and momentum == 0 and weight_decay == 0 and max_grad_norm <= 0
@@ -447,21 +454,33 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, int act, i
         g = &gradient[0]
         if momentum != 0:
             v = &velocity[0]
+    if n == 0:
+        return 0.0, STATUS_OK
     with nogil:
         status = shape_init(&s, &sizes[0], sizes.shape[0], n_params, act, out_act, loss)
         if status == STATUS_OK:
-            outs = <floating*> scratch_alloc(&sc, 3 * s.n_units + s.widest + 32)
+            # outs | deltas | net_k | back | two input rows, each 64-byte aligned
+            outs = <floating*> scratch_alloc(&sc, 3 * seg(s.n_units) + seg(s.widest) + 2 * seg(s.sizes[0]))
             if outs == NULL:
                 status = STATUS_NO_MEMORY
                 free(s.w_off)
         if status == STATUS_OK:
-            deltas = outs + s.n_units + 8
-            net_k = deltas + s.n_units + 8
-            back = net_k + s.n_units + 8
+            deltas = outs + seg(s.n_units)
+            net_k = deltas + seg(s.n_units)
+            back = net_k + seg(s.n_units)
+            rows[0] = back + seg(s.widest)
+            rows[1] = rows[0] + seg(s.sizes[0])
+            # Each example is copied into an aligned row (numpy rows start 16 bytes
+            # off a cache line), the next one ahead of time for the fused first layer.
+            memcpy(rows[0], &X[order[0], 0], n_in * sizeof(floating))
             for e in range(n):
-                x = &X[order[e], 0]
+                x = rows[e & 1]
                 t = &T[order[e], 0]
-                x_next = &X[order[e + 1], 0] if plain and e + 1 < n else NULL
+                x_next = NULL
+                if e + 1 < n:
+                    memcpy(rows[(e + 1) & 1], &X[order[e + 1], 0], n_in * sizeof(floating))
+                    if plain:
+                        x_next = rows[(e + 1) & 1]
                 forward_example(&s, p, x, outs, net_k, plain and e > 0)
                 o_k = outs + s.u_off[s.n_layers - 1]
                 e_d = example_error(&s, net_k, o_k, t)
