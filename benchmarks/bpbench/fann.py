@@ -18,7 +18,10 @@ and ``libfloatfann`` (float32).
 import ctypes
 import ctypes.util
 
+import bpcore
 import numpy as np
+
+from .compare import max_relative_difference, small_problem
 
 __all__ = ["FannError", "FannNet", "load_library", "check_equivalence"]
 
@@ -218,13 +221,8 @@ def check_equivalence(dtype=np.float64, *, layer_sizes=(3, 4, 3, 2), n_examples=
     float; the weights are small enough that no output reaches FANN's derivative
     clipping at 0.01/0.99. ``steepness`` other than 0.5 configures a different
     sigmoid and must make the difference large (the check can fail)."""
-    import bpcore
-
     learning_rate = float(np.float32(0.1))
-    rng = np.random.default_rng(seed)
-    net = bpcore.Network(layer_sizes, seed=seed, init_scale=0.5)
-    X = rng.random((n_examples, layer_sizes[0]))
-    T = rng.uniform(0.1, 0.9, (n_examples, layer_sizes[-1]))
+    net, X, T = small_problem(layer_sizes, n_examples, seed)
     fann = FannNet(layer_sizes, dtype, learning_rate, steepness=steepness)
     fann.set_params(net.weights, net.biases)
     if via_epoch:
@@ -234,8 +232,4 @@ def check_equivalence(dtype=np.float64, *, layer_sizes=(3, 4, 3, 2), n_examples=
         for x, t in zip(X, T):
             fann.train_one(x, t)
     bpcore.reference.train(net, X, T, learning_rate=learning_rate, epochs=1, shuffle=False)
-    worst = 0.0
-    for (W_f, b_f), W, b in zip(fann.get_params(), net.weights, net.biases):
-        for got, want in ((W_f, W), (b_f, b)):
-            worst = max(worst, float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want)))))
-    return worst
+    return max_relative_difference(fann.get_params(), net)

@@ -16,11 +16,13 @@ from .compiled import total_error, train
 from .errors import DivergenceError, ModelFormatError
 from .model_io import load
 from .network import Network
+from .parallel import train_many
 from .trace import StepTrace, trace_step
 
 __all__ = [
     "Network",
     "train",
+    "train_many",
     "total_error",
     "History",
     "reference",

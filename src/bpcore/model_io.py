@@ -167,9 +167,9 @@ def load_with_metadata(path):
     :func:`save` (JSON values and float arrays), ``{}`` when none was."""
     where = os.fspath(path)
     with open(path, "rb") as f:
-        start = f.read(len(_ZIP_MAGIC))
+        start = f.read(8)
         f.seek(0)
-        if start != _ZIP_MAGIC:
+        if not start.startswith(_ZIP_MAGIC):
             raise ModelFormatError(f"{where}: not a bpcore model: {_describe_start(start)}")
         members = _read_members(f, where)
     header = _parse_header(members, where)
@@ -197,7 +197,7 @@ def _read_members(f, where):
     """Every array in the archive, read with ``allow_pickle=False``."""
     try:
         with np.load(f, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
+            members = {name: npz[name] for name in npz.files}
     except Exception as e:
         # The archive is untrusted input: zipfile, zlib and numpy's .npy reader
         # raise many exception types on damaged data (BadZipFile, EOFError,
@@ -207,6 +207,10 @@ def _read_members(f, where):
             f"{where}: the archive cannot be read (truncated or corrupted?): "
             f"{type(e).__name__}: {e}"
         ) from e
+    for name, value in members.items():
+        if not isinstance(value, np.ndarray):  # numpy hands back other zip entries as bytes
+            raise ModelFormatError(f"{where}: the entry {name!r} is not a .npy array")
+    return members
 
 
 def _reject_constant(name):
@@ -234,7 +238,9 @@ def _parse_header(members, where):
         )
     version = header.get("format_version")
     if not _is_int(version) or version < 1:
-        raise ModelFormatError(f"{where}: the header's format_version must be an integer >= 1; got {version!r}")
+        raise ModelFormatError(
+            f"{where}: the header's format_version must be an integer >= 1; got {version!r}"
+        )
     if version > FORMAT_VERSION:
         raise ModelFormatError(
             f"{where}: written by a newer bpcore (model format version {version}, "

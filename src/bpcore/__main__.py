@@ -1,0 +1,8 @@
+"""``python -m bpcore``: the ``bpcore`` command (see :mod:`bpcore.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

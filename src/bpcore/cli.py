@@ -1,0 +1,536 @@
+"""The ``bpcore`` command (console script ``bpcore``, also ``python -m bpcore``).
+
+Commands (``docs/cli.md`` is the user guide):
+
+    compare   the reference and the compiled trainer on one task, side by side
+    train     train a network on a CSV file and save it (.npz model)
+    predict   apply a saved model to a CSV file
+    trace     one backpropagation step in the lecture's form
+
+Exit status: 0 done; 1 the trainers disagree (``compare``) or training
+diverged; 2 bad input or usage, reported as one line on stderr without a
+traceback; 130 interrupted. Output files are written atomically and only when
+the command succeeds.
+"""
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+
+import numpy as np
+
+from . import _compare, _csv, datasets, model_io
+from ._dispatch import variant
+from ._names import HIDDEN_ACTIVATIONS, INITS, LOSSES, OUTPUT_ACTIVATIONS
+from ._version import __version__
+from .compiled import total_error, train
+from .errors import DivergenceError
+from .network import Network
+from .trace import trace_step
+
+__all__ = ["main"]
+
+# The lecture's worked example (§7): a 3-2-1 sigmoid network, x = (1, 0, 1),
+# t = 1, η = 0.9. Its step is the lecture's Table 2. Same layout as a
+# ``trace --network`` file.
+LECTURE_EXAMPLE = {
+    "weights": [[[0.2, 0.4, -0.5], [-0.3, 0.1, 0.2]], [[-0.3, -0.2]]],
+    "biases": [[-0.4, 0.2], [0.1]],
+    "input": [1, 0, 1],
+    "target": [1],
+    "learning_rate": 0.9,
+}
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input found by the command line itself: one line on stderr, exit 2."""
+
+    def __init__(self, message, prog=None):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors reported like every other bad input
+    (one line, exit 2) instead of a usage block."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')", prog=self.prog)
+
+
+# ------------------------------------------------------------------ argument types
+def _layer_sizes(text):
+    """"16" or "32,16" (hidden layer sizes, input side first); "none" for no hidden layer."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected hidden layer sizes like 16 or 32,16 (or none); got {text!r}"
+        ) from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"hidden layer sizes must be at least 1; got {text!r}")
+    return sizes
+
+
+def _column_names(text):
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected column names like label or y1,y2; got {text!r}")
+    return names
+
+
+def _bounded(convert, accept, expected):
+    """An argparse type: ``convert(text)``, which ``accept(value)`` must approve."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _bounded(int, lambda n: n >= 1, "a whole number >= 1")
+_fraction = _bounded(float, lambda x: 0.0 < x < 1.0, "a fraction between 0 and 1")
+
+
+def _check_out(path, option, *, reads=()):
+    """Fail before any work if ``path`` cannot be an output file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"{option} {path}: the directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a directory")
+    if any(os.path.abspath(path) == os.path.abspath(source) for source in reads):
+        raise UsageError(f"{option} {path} would overwrite an input file")
+
+
+# ------------------------------------------------------------------ data
+def _accuracy(outputs, targets):
+    return float(np.mean(np.argmax(outputs, axis=1) == np.argmax(targets, axis=1)))
+
+
+# ------------------------------------------------------------------ compare
+def _compare_data(args):
+    """(X, T, description) for ``compare``: the embedded digits or ``--csv``."""
+    if (args.csv is None) != (args.target is None):
+        raise UsageError("--csv and --target go together (see 'bpcore compare --help')")
+    if args.csv is None:
+        X, y = datasets.load_digits()
+        T = datasets.one_hot(y)
+        name, description = "digits", "embedded UCI handwritten digits, 8x8 pixels in [0, 1], one-hot targets"
+    else:
+        data = _csv.read_examples(args.csv, args.target, args.classify)
+        X, T, name = data.X, data.T, os.path.basename(args.csv)
+        description = f"targets {', '.join(data.targets)}" + (
+            f", {len(data.classes)} classes one-hot" if data.classes else ""
+        )
+    if args.examples is not None:
+        X, T = X[: args.examples], T[: args.examples]
+    described = {"name": name, "examples": X.shape[0], "inputs": X.shape[1],
+                 "outputs": T.shape[1], "description": description}
+    return X, T, described
+
+
+def _run_compare(args):
+    if args.plot is not None:
+        _check_out(args.plot, "--plot", reads=[args.csv] if args.csv else [])
+        try:
+            import matplotlib  # noqa: F401  (only checking that it is there)
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install 'bpcore[plot]'") from None
+    X, T, data = _compare_data(args)
+    report = _compare.compare(
+        X, T, hidden=args.hidden, dtype=args.dtype, epochs=args.epochs,
+        learning_rate=args.lr, seed=args.seed, data=data, peers=args.peers,
+    )
+    print(json.dumps(report, indent=2) if args.json else _compare.render(report))
+    if args.plot is not None:
+        with model_io.atomic_write(args.plot) as f:
+            _compare.plot(report, f)
+    return EXIT_OK if report["agree"] else EXIT_FAILED
+
+
+# ------------------------------------------------------------------ train
+def _run_train(args):
+    _check_out(args.out, "--out", reads=[args.data])
+    if args.patience is not None and args.val_split is None:
+        raise UsageError("--patience needs --val-split: early stopping watches the validation error")
+    data = _csv.read_examples(args.data, args.target, args.classify)
+    metadata = {"inputs": data.inputs, "targets": data.targets, "classes": data.classes}
+    X = data.X
+    if args.standardize:
+        mean, scale = X.mean(axis=0), X.std(axis=0)
+        scale[scale == 0.0] = 1.0  # a constant column stays constant (zero)
+        X = (X - mean) / scale
+        metadata.update(input_mean=mean, input_scale=scale)
+    output_activation = args.output_activation or ("softmax" if data.classes else "identity")
+    loss = args.loss or ("cross_entropy" if output_activation == "softmax" else "squared_error")
+    net = Network(
+        (X.shape[1], *args.hidden, data.T.shape[1]), activation=args.activation,
+        output_activation=output_activation, init=args.init, seed=args.seed, dtype=args.dtype,
+    )
+    X_train, T_train, validation = X, data.T, None
+    if args.val_split is not None:
+        X_train, X_val, T_train, T_val = datasets.train_test_split(
+            X, data.T, test_fraction=args.val_split, seed=args.seed
+        )
+        validation = (X_val, T_val)
+    history = train(
+        net, X_train, T_train, learning_rate=args.lr, epochs=args.epochs, momentum=args.momentum,
+        loss=loss, batch_size=args.batch_size, validation=validation, patience=args.patience,
+        seed=args.seed, progress=sys.stderr.isatty(),
+    )
+    model_io.save(net, args.out, metadata=metadata)
+    _print_training_summary(args, data, net, loss, history, (X_train, T_train), validation)
+    return EXIT_OK
+
+
+def _print_training_summary(args, data, net, loss, history, training, validation):
+    sizes = "-".join(str(n) for n in net.layer_sizes)
+    n_train = training[0].shape[0]
+    split = f" ({n_train} for training, {validation[0].shape[0]} for validation)" if validation else ""
+    outputs = f"{len(data.classes)} classes" if data.classes else f"{net.n_outputs} outputs"
+    last = history.train_error[-1]
+    lines = [
+        (
+            f"network       {sizes}: {net.activation} hidden units, {net.output_activation} "
+            f"outputs, {loss} loss, {net.dtype.name}"
+        ),
+        f"data          {args.data}: {data.X.shape[0]} examples{split}, {net.n_inputs} inputs, {outputs}",
+        f"epochs run    {history.epochs_run} (stop reason: {history.stop_reason})",
+        f"train error   {last:.6g} ({loss} summed over the last epoch; {last / n_train:.4g} per example)",
+    ]
+    if validation:
+        kept = " (its weights were kept)" if history.best_epoch != history.epochs_run else ""
+        lines.append(
+            f"val error     {total_error(net, *validation, loss=loss):.6g} after training; best "
+            f"epoch {history.best_epoch}{kept}"
+        )
+    if data.classes:
+        accuracy = f"training {_accuracy(net.predict(training[0]), training[1]):.1%}"
+        if validation:
+            accuracy += f", validation {_accuracy(net.predict(validation[0]), validation[1]):.1%}"
+        lines.append(f"accuracy      {accuracy}")
+    if args.standardize:
+        lines.append("inputs        standardised to mean 0, standard deviation 1 (stored in the model)")
+    lines.append(f"model         saved to {args.out}")
+    print("\n".join(lines))
+
+
+# ------------------------------------------------------------------ predict
+def _model_columns(net, metadata, where):
+    """(input names or None, output names, classes or None, standardisation or
+    None) from a model's metadata, checked against the network."""
+
+    def names(value, count):
+        return isinstance(value, list) and len(value) == count and all(isinstance(v, str) for v in value)
+
+    def bad(what):
+        sizes = "-".join(map(str, net.layer_sizes))
+        return UsageError(f"{where}: the model's {what} do not fit its {sizes} network")
+
+    inputs, classes = metadata.get("inputs"), metadata.get("classes")
+    if inputs is None:  # a model saved from Python: columns in file order
+        return None, [f"output_{k}" for k in range(1, net.n_outputs + 1)], None, None
+    targets = metadata.get("targets")
+    if not names(inputs, net.n_inputs):
+        raise bad("input column names")
+    if classes is not None and not (names(classes, net.n_outputs) and names(targets, 1)):
+        raise bad("class names")
+    if classes is None and not names(targets, net.n_outputs):
+        raise bad("target column names")
+    outputs = [targets[0], *(f"prob_{c}" for c in classes)] if classes else targets
+    mean, scale = metadata.get("input_mean"), metadata.get("input_scale")
+    if mean is None and scale is None:
+        return inputs, outputs, classes, None
+    shape = (net.n_inputs,)
+    for array in (mean, scale):
+        if not isinstance(array, np.ndarray) or array.shape != shape:
+            raise bad("input standardisation arrays")
+    if (scale <= 0).any():
+        raise bad("input standardisation arrays")
+    return inputs, outputs, classes, (mean, scale)
+
+
+def _run_predict(args):
+    if args.out is not None:
+        _check_out(args.out, "--out", reads=[args.model, args.data])
+    net, metadata = model_io.load_with_metadata(args.model)
+    inputs, outputs, classes, standardisation = _model_columns(net, metadata, args.model)
+    table = _csv.read_csv(args.data)
+    if inputs is None:
+        if len(table.names) != net.n_inputs:
+            raise UsageError(
+                f"{args.data} has {len(table.names)} columns but the model {args.model} has "
+                f"{net.n_inputs} inputs (it stores no column names, so it takes every column in order)"
+            )
+        inputs = table.names
+    missing = [name for name in inputs if name not in table.names]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f", … ({len(missing)} in all)" if len(missing) > 5 else "")
+        raise UsageError(f"{args.data} does not match the model {args.model}: it has no column {shown}")
+    X = table.floats(inputs)
+    if standardisation is not None:
+        X = (X - standardisation[0]) / standardisation[1]
+    Y = net.predict(X).astype(np.float64)
+    if classes:
+        rows = [[classes[k], *y] for k, y in zip(np.argmax(Y, axis=1), Y)]
+    else:
+        rows = Y.tolist()
+    summary = _prediction_summary(args, table, Y, outputs, classes)
+    if args.out is None:
+        _csv.write_csv(sys.stdout, outputs, rows)
+    else:
+        with model_io.atomic_write(args.out, "w", newline="", encoding="utf-8") as f:
+            _csv.write_csv(f, outputs, rows)
+    print(summary, file=sys.stderr)
+    return EXIT_OK
+
+
+def _prediction_summary(args, table, Y, outputs, classes):
+    """One line for stderr; with the accuracy when the file has the target
+    column (a row whose label is missing or unknown counts as wrong)."""
+    line = f"predicted {Y.shape[0]} rows of {args.data} with {args.model}"
+    if args.out is not None:
+        line += f", written to {args.out}"
+    if classes and outputs[0] in table.names:
+        column = table.index(outputs[0])
+        hits = sum(classes[k] == row[column] for k, row in zip(np.argmax(Y, axis=1), table.rows))
+        line += f"; accuracy {hits / len(table):.1%} against its column {outputs[0]!r}"
+    return line
+
+
+# ------------------------------------------------------------------ trace
+def _trace_spec(spec, where):
+    """The :class:`~bpcore.StepTrace` of a trace spec (a dict like LECTURE_EXAMPLE)."""
+    if not isinstance(spec, dict):
+        raise UsageError(
+            f"{where}: expected a JSON object with weights, biases, input, target, learning_rate"
+        )
+    missing = [key for key in ("weights", "biases", "input", "target", "learning_rate") if key not in spec]
+    if missing:
+        raise UsageError(f"{where}: missing {', '.join(missing)} (see 'bpcore trace --help')")
+    try:
+        net = Network.from_arrays(
+            [np.asarray(W, dtype=np.float64) for W in spec["weights"]],
+            [np.asarray(b, dtype=np.float64) for b in spec["biases"]],
+            activation=spec.get("activation", "sigmoid"),
+            output_activation=spec.get("output_activation", "sigmoid"),
+        )
+        return trace_step(
+            net, np.asarray(spec["input"], dtype=np.float64),
+            np.asarray(spec["target"], dtype=np.float64), spec["learning_rate"],
+        )
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{where}: {e}") from None
+
+
+def _run_trace(args):
+    if args.network is None:
+        spec, where = LECTURE_EXAMPLE, "the lecture's example"
+        print("The lecture's worked example (§7), whose values are its Table 2\n")
+    else:
+        where = args.network
+        with open(args.network, encoding="utf-8") as f:
+            try:
+                spec = json.load(f)
+            except (UnicodeDecodeError, ValueError, RecursionError) as e:
+                raise UsageError(f"{where} is not a JSON file: {e}") from None
+    print(_trace_spec(spec, where))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ the parser
+def _wrap(text):
+    """Paragraphs of ``text`` filled to 79 columns (the examples below them stay as written)."""
+    return "\n\n".join(textwrap.fill(paragraph, 79) for paragraph in text.split("\n\n"))
+
+
+def _add_command(commands, name, summary, description, example, run):
+    parser = commands.add_parser(
+        name, help=summary, description=_wrap(description), epilog="example:\n" + example,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run, prog=parser.prog)
+    return parser
+
+
+def _add_data_options(parser, *, required):
+    parser.add_argument("--target", type=_column_names, metavar="COLUMN[,COLUMN…]", required=required,
+                        help="target column(s); every other column is an input (numeric)")
+    parser.add_argument("--classify", action="store_true",
+                        help="treat the target column as class labels even when it is numeric "
+                             "(a non-numeric target column always is)")
+
+
+def _add_training_options(parser, *, hidden, epochs, lr):
+    parser.add_argument("--hidden", type=_layer_sizes, default=hidden, metavar="N[,N…]",
+                        help="hidden layer sizes, input side first, or none "
+                             f"(default {','.join(map(str, hidden))})")
+    parser.add_argument("--epochs", type=_positive_int, default=epochs,
+                        help=f"passes over the data (default {epochs})")
+    parser.add_argument("--lr", type=float, default=lr, metavar="η", help=f"learning rate η (default {lr})")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="precision of the network (default float64)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the initial weights, the example order and any split (default 0)")
+
+
+def build_parser():
+    """The argument parser of the ``bpcore`` command."""
+    parser = _Parser(
+        prog="bpcore",
+        description=_wrap("Classic backpropagation: a readable pure-Python reference trainer and a "
+                          "compiled one that gives the same weights, many times faster. Without a "
+                          "command, runs 'bpcore compare'."),
+        epilog="exit status: 0 done, 1 the trainers disagree or training diverged, 2 bad input, "
+               "130 interrupted\n\nexample:\n  bpcore compare        # the main job: reference vs compiled\n"
+               "  bpcore train --help   # the options of one command",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bpcore {__version__} (kernels: {variant})")
+    commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+
+    compare = _add_command(
+        commands, "compare", "train one network with both trainers and compare them (the main job)",
+        "Train one network from the same initial weights, visiting the examples in the same order, "
+        "with the pure-Python reference trainer and with the compiled one; print the per-epoch "
+        "training error of both, the largest weight difference and the time per example of each. "
+        "Exits 1 if the weights differ by more than 1e-12 (float64) or 1e-4 (float32) relative to "
+        "max(1, |w|). Sigmoid units, squared error, Xavier initialisation. Default data: the "
+        "embedded handwritten digits (1797 examples, 64 inputs, 10 classes).",
+        "  bpcore compare\n  bpcore compare --hidden 32 --epochs 2 --examples 500 --dtype float32 --peers\n"
+        "  bpcore compare --csv data.csv --target label --json --plot curves.png\n",
+        _run_compare,
+    )
+    _add_training_options(compare, hidden=(16,), epochs=3, lr=0.5)
+    compare.add_argument("--examples", type=_positive_int, metavar="N",
+                         help="use only the first N examples (default: all)")
+    compare.add_argument("--csv", metavar="FILE",
+                         help="train on this CSV file (with --target) instead of the digits")
+    _add_data_options(compare, required=False)
+    compare.add_argument("--peers", action="store_true",
+                         help="also time PyTorch (batch size 1) and scikit-learn, where installed")
+    compare.add_argument("--json", action="store_true", help="print the report as JSON")
+    compare.add_argument("--plot", metavar="FILE.png",
+                         help="draw both loss curves into a PNG (needs matplotlib)")
+
+    train_cmd = _add_command(
+        commands, "train", "train a network on a CSV file and save the model",
+        "Train a network on a CSV file with a header row and save it as a .npz model. The --target "
+        "columns are the targets, every other column an input (numeric). A non-numeric target "
+        "column (or one given with --classify) holds class labels: they are one-hot encoded, the "
+        "output is softmax with cross-entropy, and the class names are stored in the model. "
+        "Numeric targets are regression: identity outputs, squared error. Shows a progress bar "
+        "when stderr is a terminal. The model is written only if training succeeds.",
+        "  bpcore train digits.csv --target label --classify --hidden 32 --epochs 30 \\\n"
+        "      --val-split 0.2 --patience 5 --out model.npz\n",
+        _run_train,
+    )
+    train_cmd.add_argument("data", metavar="DATA.csv", help="training data: a CSV file with a header row")
+    _add_data_options(train_cmd, required=True)
+    train_cmd.add_argument("--out", required=True, metavar="MODEL.npz",
+                           help="where to save the trained model")
+    _add_training_options(train_cmd, hidden=(16,), epochs=50, lr=0.1)
+    train_cmd.add_argument("--momentum", type=float, default=0.0, metavar="α",
+                           help="momentum α (default 0)")
+    train_cmd.add_argument("--batch-size", type=int, default=1,
+                           help="examples per update (default 1, the lecture's SGD)")
+    train_cmd.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid",
+                           help="hidden units (default sigmoid)")
+    train_cmd.add_argument("--output-activation", choices=OUTPUT_ACTIVATIONS,
+                           help="output units (default: softmax for classes, identity for numbers)")
+    train_cmd.add_argument("--loss", choices=LOSSES,
+                           help="default: cross_entropy with softmax outputs, else squared_error")
+    train_cmd.add_argument("--init", choices=INITS, default="xavier", help="initial weights (default xavier)")
+    train_cmd.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
+                           help="scale each input to mean 0, standard deviation 1 over the training "
+                                "file (stored in the model, applied by predict; default on)")
+    train_cmd.add_argument("--val-split", type=_fraction, metavar="FRACTION",
+                           help="hold out this fraction of the rows to report a validation error")
+    train_cmd.add_argument("--patience", type=_positive_int, metavar="K",
+                           help="stop when the validation error has not improved for K epochs "
+                                "(needs --val-split); the best epoch's weights are kept")
+
+    predict = _add_command(
+        commands, "predict", "apply a saved model to a CSV file",
+        "Predict with a model saved by 'bpcore train' (or Network.save). The CSV file needs the "
+        "model's input columns (others are ignored). Writes one row per input row: for a "
+        "classifier the predicted class and each class's probability, else the predicted "
+        "targets. Reports the accuracy on stderr when the file has the target column.",
+        "  bpcore predict model.npz test.csv --out predictions.csv\n",
+        _run_predict,
+    )
+    predict.add_argument("model", metavar="MODEL.npz", help="a model saved by 'bpcore train'")
+    predict.add_argument("data", metavar="DATA.csv", help="rows to predict: a CSV file with a header row")
+    predict.add_argument("--out", metavar="FILE.csv",
+                         help="write the predictions here (default: standard output)")
+
+    trace = _add_command(
+        commands, "trace", "print one backpropagation step in the lecture's form",
+        "Print one step of backpropagation (squared error) as the lecture lays it out: the forward "
+        "pass unit by unit, the deltas, every weight's old value, change and new value, and the "
+        "error before and after. Without --network: the lecture's 3-2-1 example of §7 (Table 2).\n\n"
+        "A --network file is JSON: weights[l][j][i] is the weight from unit i of layer l to unit j "
+        "of layer l+1, biases[l][j] the bias of that unit j, input and target the example, "
+        "learning_rate η; activation and output_activation are optional (default sigmoid).",
+        "  bpcore trace\n  bpcore trace --network spec.json   # spec.json, the lecture's example:\n"
+        f"  {json.dumps(LECTURE_EXAMPLE)}\n",
+        _run_trace,
+    )
+    trace.add_argument("--network", metavar="SPEC.json", help="the network and example to trace")
+    return parser
+
+
+# ------------------------------------------------------------------ main
+def _describe_os_error(e):
+    if e.filename is not None and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    return str(e)
+
+
+def _fail(prog, message):
+    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def main(argv=None):
+    """Run the ``bpcore`` command with ``argv`` (default ``sys.argv[1:]``);
+    returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
+        print("bpcore: no command given: running 'bpcore compare' (see 'bpcore --help')", file=sys.stderr)
+        argv = ["compare"]
+    prog = "bpcore"
+    try:
+        args = build_parser().parse_args(argv)
+        prog = args.prog
+        return args.run(args)
+    except UsageError as e:
+        return _fail(e.prog or prog, e)
+    except (ValueError, TypeError) as e:  # the library's checks of bad input, ModelFormatError
+        return _fail(prog, e)
+    except BrokenPipeError:
+        # The reader of our output went away (``bpcore predict … | head``): stop
+        # quietly, and keep Python from complaining when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except OSError as e:
+        return _fail(prog, _describe_os_error(e))
+    except DivergenceError as e:
+        print(f"{prog}: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
