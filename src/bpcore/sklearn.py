@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         "bpcore.sklearn needs scikit-learn: pip install 'bpcore[sklearn]'"
@@ -72,6 +72,20 @@ def _check_hidden_layer_sizes(value):
             f"hidden_layer_sizes must be an int or a sequence of ints; got {value!r}"
         ) from None
     return tuple(_POSITIVE_INT.check(f"hidden_layer_sizes[{i}]", n) for i, n in enumerate(sizes))
+
+
+def _glorot(layer_sizes, activation, rng):
+    """Initial weights (shaped as ``Network.weights``) and biases drawn as
+    scikit-learn's MLP draws them: Glorot uniform, bound sqrt(6 / (n_in + n_out))
+    (2 instead of 6 for sigmoid units), weights then biases layer by layer from
+    ``rng`` -- so the same ``random_state`` gives the same initial network."""
+    factor = 2.0 if activation == "sigmoid" else 6.0
+    weights, biases = [], []
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        bound = np.sqrt(factor / (n_in + n_out))
+        weights.append(rng.uniform(-bound, bound, (n_in, n_out)).T)
+        biases.append(rng.uniform(-bound, bound, n_out))
+    return weights, biases
 
 
 class _EpochMonitor:
@@ -185,23 +199,15 @@ class _BackpropBase(BaseEstimator):
             _NON_NEGATIVE_INT.check("verbose", self.verbose)
         return _check_hidden_layer_sizes(self.hidden_layer_sizes), _ACTIVATIONS[self.activation]
 
-    def _initialize(self, n_features, n_outputs, dtype, hidden, activation, rng):
-        """A new network with scikit-learn's Glorot-uniform initialisation, drawn
-        from ``rng`` in the same order as ``MLP*`` (so the same ``random_state``
-        gives the same initial weights), and fresh bookkeeping."""
-        sizes = (n_features, *hidden, n_outputs)
-        factor = 2.0 if activation == "sigmoid" else 6.0
-        weights, biases = [], []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            bound = np.sqrt(factor / (n_in + n_out))
-            weights.append(rng.uniform(-bound, bound, (n_in, n_out)).T)
-            biases.append(rng.uniform(-bound, bound, n_out))
+    def _initialize(self, weights, biases, activation, dtype):
+        """A new network from initial ``weights`` (as ``Network.weights``) and
+        ``biases``, and fresh bookkeeping."""
         self.network_ = Network.from_arrays(
             weights, biases, activation=activation,
-            output_activation=self._output_activation(n_outputs), dtype=dtype,
+            output_activation=self._output_activation(), dtype=dtype,
         )
-        self.n_outputs_ = n_outputs
-        self.n_layers_ = len(sizes)
+        self.n_outputs_ = self.network_.n_outputs
+        self.n_layers_ = len(self.network_.layer_sizes)
         self.out_activation_ = self._SKLEARN_OUTPUT_NAMES[self.network_.output_activation]
         self.t_ = 0
         self.loss_curve_ = []
@@ -216,20 +222,21 @@ class _BackpropBase(BaseEstimator):
             self.best_loss_, self.validation_scores_, self.best_validation_score_ = np.inf, None, None
         self._best_params = self.network_.params_vector()
 
-    def _fit(self, X, y, *, incremental):
+    def _fit(self, X, y, *, incremental, classes=None):
         hidden, activation = self._check_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "network_") or not (self.warm_start or incremental)
-        X, Y = self._validate_input(X, y, first=first, incremental=incremental)
+        X, Y, target_state = self._validate_input(
+            X, y, first=first, incremental=incremental, classes=classes
+        )
         rng = check_random_state(self.random_state)
-        if first:
-            self._initialize(X.shape[1], Y.shape[1], X.dtype, hidden, activation, rng)
-        if first or (self.validation_scores_ is None) == self.early_stopping:
-            self._reset_stopping()
+        if first:  # drawn before the split, in scikit-learn's order
+            initial = _glorot((X.shape[1], *hidden, Y.shape[1]), activation, rng)
         validation = None
         if self.early_stopping:
-            stratify = Y if is_classifier_with_one_output(self, Y) else None
+            # scikit-learn stratifies only one-output (binary) classification.
+            stratify = Y if is_classifier(self) and Y.shape[1] == 1 else None
             X, X_val, Y, Y_val = train_test_split(
                 X, Y, random_state=rng, test_size=self.validation_fraction, stratify=stratify
             )
@@ -239,6 +246,13 @@ class _BackpropBase(BaseEstimator):
                     "or the size of your dataset."
                 )
             validation = (X_val, Y_val)
+        # Every check passed: from here on the estimator changes.
+        for name, value in target_state.items():
+            setattr(self, name, value)
+        if first:
+            self._initialize(*initial, activation, X.dtype)
+        if first or (self.validation_scores_ is None) == self.early_stopping:
+            self._reset_stopping()
         n_train = X.shape[0]
         batch_size = min(200, n_train) if self.batch_size == "auto" else self.batch_size
         if batch_size > n_train:
@@ -299,12 +313,6 @@ class _BackpropBase(BaseEstimator):
         """Validation score (accuracy or R^2) of network ``outputs`` against
         encoded targets ``Y``."""
         return self._SCORE(self._decode(Y), self._decode(outputs))
-
-
-def is_classifier_with_one_output(estimator, Y):
-    """scikit-learn stratifies the early-stopping split only for one-output
-    (binary) classification."""
-    return isinstance(estimator, ClassifierMixin) and Y.shape[1] == 1
 
 
 class BackpropRegressor(RegressorMixin, _BackpropBase):
@@ -380,17 +388,19 @@ class BackpropRegressor(RegressorMixin, _BackpropBase):
     _SKLEARN_OUTPUT_NAMES = {"identity": "identity"}
     _loss_per_output = True  # scikit-learn's squared loss averages over outputs too
 
-    def _output_activation(self, n_outputs):
+    def _output_activation(self):
         return "identity"
 
-    def _validate_input(self, X, y, *, first, incremental):
+    def _validate_input(self, X, y, *, first, incremental, classes=None):
+        """Checked ``X``, the targets as a 2-D array (n_samples, n_outputs) and
+        the attributes to set once every check has passed."""
         X, y = validate_data(
             self, X, y, reset=first, multi_output=True, y_numeric=True,
             dtype=(np.float64, np.float32),
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        return X, y.reshape(y.shape[0], -1)
+        return X, y.reshape(y.shape[0], -1), {}
 
     def _decode(self, outputs):
         return outputs.ravel() if outputs.shape[1] == 1 else outputs
@@ -430,33 +440,46 @@ class BackpropClassifier(ClassifierMixin, _BackpropBase):
     _SKLEARN_OUTPUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax"}
     _loss_per_output = False
 
-    def _output_activation(self, n_outputs):
+    def _output_activation(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "sigmoid"
 
-    def _validate_input(self, X, y, *, first, incremental):
+    def _validate_input(self, X, y, *, first, incremental, classes=None):
+        """Checked ``X``, the targets as a 2-D array (n_samples, n_outputs) and
+        the attributes to set once every check has passed."""
         X, y = validate_data(
             self, X, y, reset=first, multi_output=True, dtype=(np.float64, np.float32)
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        if not hasattr(self, "classes_") or not (self.warm_start or incremental):
-            self._label_binarizer = LabelBinarizer().fit(y)
-            self.classes_ = self._label_binarizer.classes_
+        fitted = hasattr(self, "classes_")
+        if incremental and not fitted:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            multilabel = type_of_target(y).startswith("multilabel")
+            binarizer = LabelBinarizer().fit(y if multilabel else classes)
+        elif not fitted or not (self.warm_start or incremental):
+            binarizer = LabelBinarizer().fit(y)
         else:
-            classes = unique_labels(y)
-            if self.warm_start and not incremental and set(classes) != set(self.classes_):
+            binarizer = self._label_binarizer
+            if classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
+                raise ValueError(
+                    f"classes={classes!r} is not the same as on the first call to "
+                    f"partial_fit: {self.classes_!r}"
+                )
+            if self.warm_start and not incremental and set(unique_labels(y)) != set(self.classes_):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes as in the "
-                    f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                    f"previous call to fit. Previously got {self.classes_}, `y` has "
+                    f"{unique_labels(y)}"
                 )
-            unknown = np.setdiff1d(classes, self.classes_)
-            if unknown.size:
-                raise ValueError(
-                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                    f"{self.classes_}. 'y' has {classes}."
-                )
-        return X, self._label_binarizer.transform(y)
+        unknown = np.setdiff1d(unique_labels(y), binarizer.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"`y` has classes not in `classes_`: {unknown}; `classes_` is {binarizer.classes_}"
+            )
+        state = {"_label_binarizer": binarizer, "classes_": binarizer.classes_}
+        return X, binarizer.transform(y), state
 
     def _decode(self, outputs):
         return self._label_binarizer.inverse_transform(
@@ -467,21 +490,7 @@ class BackpropClassifier(ClassifierMixin, _BackpropBase):
         """One epoch over ``X``, ``y`` (online learning). ``classes`` (all the
         classes that will ever appear) is required on the first call and
         optional after it. Returns ``self``."""
-        if not hasattr(self, "classes_"):
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-            self.classes_ = self._label_binarizer.classes_
-        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
-            raise ValueError(
-                f"`classes={classes!r}` is not the same as on the first call to "
-                f"partial_fit: {self.classes_!r}"
-            )
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, classes=classes)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes) in the order of
