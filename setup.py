@@ -75,4 +75,5 @@ extensions = [
     for variant in variants
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES))
+# A debug or sanitizer build must not reuse C generated for another mode.
+setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, force=MODE != "release"))

@@ -20,6 +20,8 @@ import math
 import numbers
 import sys
 
+import numpy as np
+
 from . import _names
 from ._validation import (
     Boolean,
@@ -96,14 +98,37 @@ class TrainSetup:
     options: dict
 
 
-def prepare(net, X, T, options):
-    """Check every option and array for ``net``; convert the arrays to
-    C-contiguous arrays of the network's dtype (no copy when they already are).
-    Nothing about the network changes here."""
+def check_network(net):
     from .network import Network
 
     if not isinstance(net, Network):
         raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
+
+
+def check_targets(net, loss, T, name="T"):
+    """Targets the loss can be computed for: probabilities for cross-entropy;
+    for squared error, small enough that ½(t − o)² does not overflow."""
+    if loss == "cross_entropy":
+        if (T < 0).any() or (T > 1).any():
+            raise ValueError(
+                f"loss='cross_entropy' needs targets in [0, 1] (class probabilities); "
+                f"{name} has values in [{T.min()}, {T.max()}]"
+            )
+        return
+    limit = np.sqrt(np.finfo(net.dtype).max) / 4
+    largest = np.abs(T).max()
+    if largest > limit:
+        raise ValueError(
+            f"{name} has targets up to {largest:.3g} in magnitude: their squared error overflows "
+            f"{net.dtype.name}. Scale the targets to below {limit:.3g} (standardise them)."
+        )
+
+
+def prepare(net, X, T, options):
+    """Check every option and array for ``net``; convert the arrays to
+    C-contiguous arrays of the network's dtype (no copy when they already are).
+    Nothing about the network changes here."""
+    check_network(net)
     validation = options.pop("validation")
     opts = validate_params(TRAIN_CONSTRAINTS, options)
     _names.check_loss_output(opts["loss"], net.output_activation)
@@ -122,15 +147,28 @@ def prepare(net, X, T, options):
         )
     elif opts["patience"] is not None:
         raise ValueError("patience needs validation=(X_val, T_val) to watch")
-    if opts["loss"] == "cross_entropy":
-        for name, targets in (("T", T), ("T_val", T_val)):
-            if targets is not None and ((targets < 0).any() or (targets > 1).any()):
-                raise ValueError(
-                    f"loss='cross_entropy' needs targets in [0, 1] (class probabilities); "
-                    f"{name} has values in [{targets.min()}, {targets.max()}]"
-                )
+    for name, targets in (("T", T), ("T_val", T_val)):
+        if targets is not None:
+            check_targets(net, opts["loss"], targets, name)
     net._sync()
+    # Data that is (a view of) the network's own parameters would change under
+    # the kernels' feet while they train: give them a copy.
+    X, T = (a.copy() if np.shares_memory(a, net._params) else a for a in (X, T))
     return TrainSetup(X, T, X_val, T_val, opts)
+
+
+def prepare_error(net, X, T, loss, dtype):
+    """Checked arrays of ``dtype`` for ``total_error``: the same refusals as
+    ``train`` for the network, the data, the loss and the targets."""
+    check_network(net)
+    OneOf(*_names.LOSSES).check("loss", loss)
+    _names.check_loss_output(loss, net.output_activation)
+    X = as_float_matrix(X, dtype, n_columns=net.n_inputs)
+    T = as_targets(T, dtype, n_examples=X.shape[0], n_outputs=net.n_outputs)
+    if loss == "cross_entropy":
+        check_targets(net, loss, T)
+    net._sync()
+    return X, T
 
 
 class _Progress:
@@ -173,12 +211,14 @@ def run(setup, runner):
     order = ExampleOrder(setup.X.shape[0], shuffle=opts["shuffle"], seed=opts["seed"])
     best_val, best_params = math.inf, None
     progress = _Progress(opts["progress"], opts["epochs"])
+    # The weights after the last finite epoch, taken before the callback runs
+    # (a callback that damages the weights must not become the fallback).
+    last_good = runner.snapshot()
     try:
         for epoch in range(1, opts["epochs"] + 1):
-            before = runner.snapshot()
             error = runner.run_epoch(order.next_epoch())
             if not (math.isfinite(error) and runner.finite()):
-                runner.restore(before)
+                runner.restore(last_good)
                 raise DivergenceError(
                     f"training diverged in epoch {epoch}: the training error became "
                     f"{error!r}. The network holds the weights after epoch {epoch - 1}; "
@@ -189,6 +229,7 @@ def run(setup, runner):
                 )
             history.train_error.append(error)
             history.epochs_run = epoch
+            last_good = runner.snapshot()
             if setup.X_val is not None:
                 val = runner.error(setup.X_val, setup.T_val)
                 history.val_error.append(val)

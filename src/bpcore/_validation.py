@@ -18,6 +18,7 @@ __all__ = [
     "Boolean",
     "Callable",
     "validate_params",
+    "as_real_array",
     "as_float_matrix",
     "as_targets",
     "FLOAT_DTYPES",
@@ -134,11 +135,35 @@ def _check_finite(a, name):
             raise ValueError(f"{name} contains NaN or infinity (first at index {position})")
 
 
+def as_real_array(value, dtype, name):
+    """``value`` as an array of ``dtype`` (no copy when it already is one),
+    checked: numeric, finite, within the range of ``dtype`` (1e300 has no
+    float32 value), no masked entries. The checks run on the original values,
+    before any cast, so that nothing overflows or warns."""
+    if isinstance(value, np.ma.MaskedArray):
+        if np.ma.getmaskarray(value).any():
+            raise ValueError(
+                f"{name} has masked (missing) values; fill or drop them first "
+                "(numpy would silently train on whatever lies under the mask)"
+            )
+        value = value.data
+    a = np.asarray(value)
+    _reject_non_numeric(a, name)
+    if a.dtype.kind == "f":
+        _check_finite(a, name)
+        limit = np.finfo(dtype).max
+        if a.dtype.itemsize > np.dtype(dtype).itemsize and a.size and np.abs(a).max() > limit:
+            raise ValueError(
+                f"{name} has values beyond the {np.dtype(dtype).name} range (±{limit:.3g}) "
+                f"of this {np.dtype(dtype).name} network (largest |value| {np.abs(a).max():.3g})"
+            )
+    return a
+
+
 def as_float_matrix(X, dtype, *, name="X", n_columns=None, columns_meaning="inputs"):
     """``X`` as a C-contiguous 2-D array of ``dtype`` (no copy when it already
     is one), checked: numeric, 2-D, non-empty, finite, ``n_columns`` wide."""
-    a = np.asarray(X)
-    _reject_non_numeric(a, name)
+    a = as_real_array(X, dtype, name)
     if a.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D of shape (n_examples, n_{columns_meaning}); got shape {a.shape}"
@@ -151,16 +176,13 @@ def as_float_matrix(X, dtype, *, name="X", n_columns=None, columns_meaning="inpu
             f"{name} has {a.shape[1]} columns but the network has {n_columns} {columns_meaning} "
             f"({name}.shape = {a.shape})"
         )
-    a = np.ascontiguousarray(a, dtype=dtype)
-    _check_finite(a, name)
-    return a
+    return np.ascontiguousarray(a, dtype=dtype)
 
 
 def as_targets(T, dtype, *, n_examples, n_outputs, name="T"):
     """Targets as a C-contiguous ``(n_examples, n_outputs)`` array of ``dtype``.
     A 1-D ``T`` is accepted when the network has one output."""
-    a = np.asarray(T)
-    _reject_non_numeric(a, name)
+    a = as_real_array(T, dtype, name)
     if a.ndim == 1 and n_outputs == 1:
         a = a.reshape(-1, 1)
     if a.ndim != 2:
@@ -170,6 +192,4 @@ def as_targets(T, dtype, *, n_examples, n_outputs, name="T"):
             f"{name} has shape {a.shape} but X has {n_examples} examples and the network "
             f"has {n_outputs} outputs, so {name} must have shape ({n_examples}, {n_outputs})"
         )
-    a = np.ascontiguousarray(a, dtype=dtype)
-    _check_finite(a, name)
-    return a
+    return np.ascontiguousarray(a, dtype=dtype)

@@ -9,7 +9,6 @@ GIL; between chunks Python gets the chance to deliver Ctrl-C.
 import numpy as np
 
 from . import _dispatch, _names, _training
-from ._validation import OneOf, as_float_matrix, as_targets
 
 __all__ = ["train", "total_error"]
 
@@ -32,7 +31,8 @@ class _KernelRunner:
         self.momentum = opts["momentum"]
         self.weight_decay = opts["weight_decay"]
         self.max_grad_norm = opts["max_grad_norm"] or 0.0
-        self.batch_size = opts["batch_size"]
+        # Any batch_size >= n is one batch per epoch (and then fits a C integer).
+        self.batch_size = min(opts["batch_size"], self.X.shape[0])
         plain = self.batch_size == 1 and not (self.momentum or self.weight_decay or opts["max_grad_norm"])
         empty = np.empty(0, dtype=net.dtype)
         self.velocity = np.zeros_like(self.params) if self.momentum else empty
@@ -88,10 +88,8 @@ def total_error(net, X, T, *, loss="squared_error"):
     """E(w) = ½ Σ_d Σ_k (t_kd − o_kd)², eq. (1) of the lecture, for the examples
     ``X`` (n, n_in) with targets ``T`` (n, n_out); with ``loss="cross_entropy"``
     the summed cross-entropy instead."""
-    OneOf(*_names.LOSSES).check("loss", loss)
-    X = as_float_matrix(X, net.dtype, n_columns=net.n_inputs)
-    T = as_targets(T, net.dtype, n_examples=X.shape[0], n_outputs=net.n_outputs)
-    net._sync()
+    _training.check_network(net)
+    X, T = _training.prepare_error(net, X, T, loss, net.dtype)
     return _dispatch.kernels.error_sum(
         net._params, np.asarray(net.layer_sizes, dtype=np.intp),
         _names.ACTIVATION_CODE[net.activation], _names.ACTIVATION_CODE[net.output_activation],

@@ -18,7 +18,7 @@ import threading
 import numpy as np
 
 from . import _names
-from ._validation import FLOAT_DTYPES, Interval, OneOf, as_float_matrix, validate_params
+from ._validation import FLOAT_DTYPES, Interval, OneOf, as_float_matrix, as_real_array, validate_params
 
 __all__ = ["Network"]
 
@@ -133,7 +133,14 @@ class Network:
                 "seed": seed,
             },
         )
-        self._setup(_check_layer_sizes(layer_sizes), _check_dtype(dtype), activation, output_activation)
+        dtype = _check_dtype(dtype)
+        largest = float(np.finfo(dtype).max) / 2
+        if init_scale > largest:
+            raise ValueError(
+                f"init_scale must be at most {largest:.3g} for a {dtype.name} "
+                f"network; got {init_scale!r}"
+            )
+        self._setup(_check_layer_sizes(layer_sizes), dtype, activation, output_activation)
         rng = np.random.default_rng(opts["seed"])
         for W, b in zip(self._weight_views, self._bias_views):
             n_out, n_in = W.shape
@@ -149,9 +156,10 @@ class Network:
                 b[...] = 0.0
 
     def _setup(self, layer_sizes, dtype, activation, output_activation):
-        self.layer_sizes = layer_sizes
-        self.activation = activation
-        self.output_activation = output_activation
+        # Fixed for the network's life: the parameter buffer is laid out for them.
+        self._layer_sizes = layer_sizes
+        self._activation = activation
+        self._output_activation = output_activation
         self._busy = threading.Lock()
         layout, length = _layout(layer_sizes)
         self._params = _aligned_empty(length, dtype)
@@ -212,6 +220,31 @@ class Network:
         net._params[...] = self.params_vector()
         return net
 
+    # ----------------------------------------------------------------- architecture
+    @property
+    def layer_sizes(self):
+        """Units per layer, input first (read-only: build a new Network to change it)."""
+        return self._layer_sizes
+
+    @property
+    def activation(self):
+        """Activation of the hidden units (read-only)."""
+        return self._activation
+
+    @property
+    def output_activation(self):
+        """Activation of the output units (read-only)."""
+        return self._output_activation
+
+    def __setattr__(self, name, value):
+        if name in ("layer_sizes", "activation", "output_activation", "dtype"):
+            raise AttributeError(
+                f"{name} is fixed when a Network is built (its parameter buffer is laid out "
+                f"for it); build a new Network, e.g. Network.from_arrays(net.weights, "
+                f"net.biases, activation=..., output_activation=...)"
+            )
+        super().__setattr__(name, value)
+
     # ----------------------------------------------------------------- parameters
     @property
     def dtype(self):
@@ -244,7 +277,8 @@ class Network:
         return self.layer_sizes[-1]
 
     def _store(self, name, view, value):
-        """Validate ``value`` for ``view`` (shape, real dtype, finite) and copy it in."""
+        """Validate ``value`` for ``view`` (shape, real dtype, finite, in range)
+        and copy it in."""
         a = np.asarray(value)
         if a.dtype.kind not in "fiu" or not np.can_cast(a.dtype, view.dtype, casting="same_kind"):
             raise TypeError(
@@ -253,9 +287,7 @@ class Network:
             )
         if a.shape != view.shape:
             raise ValueError(f"{name} must have shape {view.shape}; got {a.shape}")
-        if not np.isfinite(a).all():
-            raise ValueError(f"{name} contains NaN or infinity")
-        view[...] = a
+        view[...] = as_real_array(a, view.dtype, name)
 
     def _replace(self, name, views, new):
         new = list(new)
@@ -270,6 +302,14 @@ class Network:
             view[...] = value
 
     def _sync(self):
+        """Make the buffer what the user sees (``_adopt_replaced``) and check that
+        it is finite: called before every use by a trainer or kernel."""
+        self._adopt_replaced()
+        if not np.isfinite(self._params).all():
+            raise ValueError("the network's weights or biases contain NaN or infinity")
+        assert self._params.size == _layout(self._layer_sizes)[1]
+
+    def _adopt_replaced(self):
         """Bring arrays that were put into ``net.weights[l]`` / ``net.biases[l]`` by
         hand back into the parameter buffer (validated), so trainers and kernels
         only ever see the buffer. Raises before changing anything if one is bad."""
@@ -284,16 +324,16 @@ class Network:
             if any(a is not v for a, v in zip(listed, views)):
                 self._replace(name, views, listed)
                 listed[:] = views
-        if not np.isfinite(self._params).all():
-            raise ValueError("the network's weights or biases contain NaN or infinity")
 
     def params_vector(self):
         """A copy of all parameters as one 1-D array (the buffer's layout)."""
+        self._adopt_replaced()
         return self._params.copy()
 
     def set_params_vector(self, vector):
-        """Overwrite all parameters from a 1-D array in the buffer's layout."""
-        self._params[...] = vector
+        """Overwrite all parameters from a 1-D array in the buffer's layout
+        (checked like the ``weights`` setter: shape, real dtype, finite)."""
+        self._store("the parameter vector", self._params, vector)
 
     # ----------------------------------------------------------------- threads
     @contextlib.contextmanager
@@ -362,6 +402,8 @@ class Network:
     def __eq__(self, other):
         if not isinstance(other, Network):
             return NotImplemented
+        self._adopt_replaced()
+        other._adopt_replaced()
         return (
             self.layer_sizes == other.layer_sizes
             and self.activation == other.activation

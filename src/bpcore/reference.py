@@ -162,8 +162,10 @@ def _zeros_like(layers):
     return [([[0.0] * len(w_j) for w_j in W], [0.0] * len(b)) for W, b in layers]
 
 
-def _all_finite(layers):
-    return all(math.isfinite(v) for W, b in layers for v in [*b, *(w for w_j in W for w in w_j)])
+def _all_within(layers, limit):
+    """Every parameter finite and representable in the network's dtype
+    (|v| <= limit): a float32 network cannot hold 1e39."""
+    return all(abs(v) <= limit for W, b in layers for v in [*b, *(w for w_j in W for w in w_j)])
 
 
 class _ReferenceRunner:
@@ -219,7 +221,7 @@ class _ReferenceRunner:
         self.state = snapshot
 
     def finite(self):
-        return _all_finite(self.state[0])
+        return _all_within(self.state[0], float(np.finfo(self.net.dtype).max))
 
     def commit(self):
         for (W, b), W_net, b_net in zip(self.state[0], self.net.weights, self.net.biases):
@@ -262,11 +264,6 @@ def predict(net, X):
 def total_error(net, X, T, *, loss="squared_error"):
     """E(w) = ½ Σ_d Σ_k (t_kd − o_kd)², eq. (1), computed by :func:`forward`
     (or the summed cross-entropy with ``loss="cross_entropy"``)."""
-    from ._validation import OneOf, as_float_matrix, as_targets
-
-    OneOf("squared_error", "cross_entropy").check("loss", loss)
-    X = as_float_matrix(X, np.float64, n_columns=net.n_inputs)
-    T = as_targets(T, np.float64, n_examples=X.shape[0], n_outputs=net.n_outputs)
-    net._sync()
+    X, T = _training.prepare_error(net, X, T, loss, np.float64)
     return _summed_error(_read_layers(net), X.tolist(), T.tolist(), loss, net.activation,
                          net.output_activation)
