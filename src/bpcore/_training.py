@@ -183,7 +183,7 @@ class _Progress:
                 from tqdm.auto import tqdm
             except ImportError:
                 return
-            self.bar = tqdm(total=epochs, unit="epoch", leave=False)
+            self.bar = tqdm(total=epochs, unit="epoch")
 
     def update(self, epoch, history):
         if not self.enabled:
