@@ -44,6 +44,7 @@ cdef enum:
     STATUS_OK = 0
     STATUS_NONFINITE = 1
     STATUS_NO_MEMORY = 2
+    STATUS_BAD_SHAPE = 3
 
 
 cdef extern from "bp_linalg.h" nogil:
@@ -114,6 +115,8 @@ cdef struct Shape:
 cdef int shape_init(Shape* s, const Py_ssize_t* sizes, Py_ssize_t n_sizes, Py_ssize_t n_params,
                     int act, int out_act, int loss) noexcept nogil:
     cdef Py_ssize_t l, w, u
+    if n_sizes < 2:
+        return STATUS_BAD_SHAPE
     s.n_layers = n_sizes - 1
     s.sizes = sizes
     s.act, s.out_act, s.loss = act, out_act, loss
@@ -124,6 +127,10 @@ cdef int shape_init(Shape* s, const Py_ssize_t* sizes, Py_ssize_t n_sizes, Py_ss
     w = 0
     u = 0
     s.widest = sizes[0]
+    for l in range(s.n_layers + 1):
+        if sizes[l] < 1:
+            free(s.w_off)
+            return STATUS_BAD_SHAPE
     for l in range(s.n_layers):
         s.w_off[l] = w
         s.u_off[l] = u
@@ -135,7 +142,7 @@ cdef int shape_init(Shape* s, const Py_ssize_t* sizes, Py_ssize_t n_sizes, Py_ss
     # Walking the layer offsets must use exactly the whole parameter buffer.
     if w != n_params:
         free(s.w_off)
-        return STATUS_NO_MEMORY
+        return STATUS_BAD_SHAPE
     return STATUS_OK
 
 
@@ -416,6 +423,15 @@ cdef void* scratch_alloc(Scratch* sc, Py_ssize_t n) noexcept nogil:
     return <void*> ((<size_t> sc.block + 63) & ~(<size_t> 63))
 
 
+cdef int check_status(int status) except -1:
+    # After a nogil block: turn the kernel's status into the exception it means.
+    if status == STATUS_NO_MEMORY:
+        raise MemoryError("bpcore kernel: could not allocate scratch memory")
+    if status == STATUS_BAD_SHAPE:
+        raise ValueError("bpcore kernel: the layer sizes do not describe the parameter buffer")
+    return 0
+
+
 def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, int act, int out_act,
                    int loss, const floating[:, ::1] X, const floating[:, ::1] T,
                    const Py_ssize_t[::1] order, double learning_rate, double momentum,
@@ -456,6 +472,15 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, int act, i
             v = &velocity[0]
     if n == 0:
         return 0.0, STATUS_OK
+    # The facade has checked all of this; a wrong call must still not touch
+    # memory outside the arrays.
+    if (sizes.shape[0] < 2 or X.shape[1] != sizes[0] or T.shape[1] != sizes[sizes.shape[0] - 1]
+            or T.shape[0] != X.shape[0] or (not plain and gradient.shape[0] != n_params)
+            or (momentum != 0 and velocity.shape[0] != n_params)):
+        check_status(STATUS_BAD_SHAPE)
+    for e in range(n):
+        if order[e] < 0 or order[e] >= X.shape[0]:
+            raise IndexError(f"bpcore kernel: example index {order[e]} outside X")
     with nogil:
         status = shape_init(&s, &sizes[0], sizes.shape[0], n_params, act, out_act, loss)
         if status == STATUS_OK:
@@ -502,8 +527,7 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, int act, i
                         batch_len = 0
             free(sc.block)
             free(s.w_off)
-    if status == STATUS_NO_MEMORY:
-        raise MemoryError("bpcore kernel: could not allocate scratch memory")
+    check_status(status)
     return E, status
 
 
@@ -516,6 +540,9 @@ def forward_batch(const floating[::1] params, const Py_ssize_t[::1] sizes, int a
     cdef floating* net_k
     cdef Py_ssize_t e, k, n_out = out.shape[1]
     cdef int status
+    if (sizes.shape[0] < 2 or X.shape[1] != sizes[0] or n_out != sizes[sizes.shape[0] - 1]
+            or out.shape[0] != X.shape[0]):
+        check_status(STATUS_BAD_SHAPE)
     with nogil:
         status = shape_init(&s, &sizes[0], sizes.shape[0], params.shape[0], act, out_act, 0)
         if status == STATUS_OK:
@@ -531,8 +558,7 @@ def forward_batch(const floating[::1] params, const Py_ssize_t[::1] sizes, int a
                     out[e, k] = outs[s.u_off[s.n_layers - 1] + k]
             free(sc.block)
             free(s.w_off)
-    if status != STATUS_OK:
-        raise MemoryError("bpcore kernel: could not allocate scratch memory")
+    check_status(status)
 
 
 def error_sum(const floating[::1] params, const Py_ssize_t[::1] sizes, int act, int out_act,
@@ -545,6 +571,9 @@ def error_sum(const floating[::1] params, const Py_ssize_t[::1] sizes, int act, 
     cdef Py_ssize_t e
     cdef double E = 0
     cdef int status
+    if (sizes.shape[0] < 2 or X.shape[1] != sizes[0] or T.shape[1] != sizes[sizes.shape[0] - 1]
+            or T.shape[0] != X.shape[0]):
+        check_status(STATUS_BAD_SHAPE)
     with nogil:
         status = shape_init(&s, &sizes[0], sizes.shape[0], params.shape[0], act, out_act, loss)
         if status == STATUS_OK:
@@ -559,8 +588,7 @@ def error_sum(const floating[::1] params, const Py_ssize_t[::1] sizes, int act, 
                 E += example_error(&s, net_k, outs + s.u_off[s.n_layers - 1], &T[e, 0])
             free(sc.block)
             free(s.w_off)
-    if status != STATUS_OK:
-        raise MemoryError("bpcore kernel: could not allocate scratch memory")
+    check_status(status)
     return E
 
 

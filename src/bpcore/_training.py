@@ -285,8 +285,9 @@ def make_train(runner_class, module, doc):
     ):
         given = locals()
         options = {name: given[name] for name in (*TRAIN_CONSTRAINTS, "validation")}
-        setup = prepare(net, X, T, options)
-        with net._exclusive():
+        check_network(net)
+        with net._exclusive():  # before prepare: it adopts hand-replaced weights
+            setup = prepare(net, X, T, options)
             return run(setup, runner_class(net, setup))
 
     train.__module__ = module

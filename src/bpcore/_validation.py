@@ -152,11 +152,13 @@ def as_real_array(value, dtype, name):
     if a.dtype.kind == "f":
         _check_finite(a, name)
         limit = np.finfo(dtype).max
-        if a.dtype.itemsize > np.dtype(dtype).itemsize and a.size and np.abs(a).max() > limit:
-            raise ValueError(
-                f"{name} has values beyond the {np.dtype(dtype).name} range (±{limit:.3g}) "
-                f"of this {np.dtype(dtype).name} network (largest |value| {np.abs(a).max():.3g})"
-            )
+        if a.dtype.itemsize > np.dtype(dtype).itemsize and a.size:
+            largest = max(a.max(), -a.min())  # no temporary the size of a
+            if largest > limit:
+                raise ValueError(
+                    f"{name} has values beyond the {np.dtype(dtype).name} range (±{limit:.3g}) "
+                    f"of this {np.dtype(dtype).name} network (largest |value| {largest:.3g})"
+                )
     return a
 
 

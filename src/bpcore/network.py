@@ -184,8 +184,8 @@ class Network:
         validate_params(
             _NETWORK_CONSTRAINTS, {"activation": activation, "output_activation": output_activation}
         )
-        weights = [np.asarray(W) for W in weights]
-        biases = [np.asarray(b) for b in biases]
+        weights = [np.asanyarray(W) for W in weights]  # keep masks: _store refuses them
+        biases = [np.asanyarray(b) for b in biases]
         if len(weights) == 0 or len(weights) != len(biases):
             raise ValueError(
                 f"from_arrays needs one bias vector per weight matrix and at least one layer; "
@@ -279,6 +279,8 @@ class Network:
     def _store(self, name, view, value):
         """Validate ``value`` for ``view`` (shape, real dtype, finite, in range)
         and copy it in."""
+        if isinstance(value, np.ma.MaskedArray):  # np.asarray would drop the mask
+            value = as_real_array(value, view.dtype, name)
         a = np.asarray(value)
         if a.dtype.kind not in "fiu" or not np.can_cast(a.dtype, view.dtype, casting="same_kind"):
             raise TypeError(
