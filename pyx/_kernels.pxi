@@ -52,15 +52,16 @@ cdef extern from "bp_linalg.h" nogil:
     void bp_matvec_d(Py_ssize_t, Py_ssize_t, const double*, const double*, const double*, double*)
     void bp_matvec_f(Py_ssize_t, Py_ssize_t, const float*, const float*, const float*, float*)
     void bp_backprop_update_d(Py_ssize_t, Py_ssize_t, double*, double*, const double*, const double*,
-                              double, double*)
+                              double, double, double*)
     void bp_backprop_update_f(Py_ssize_t, Py_ssize_t, float*, float*, const float*, const float*,
-                              float, float*)
+                              float, float, float*)
     void bp_update_matvec_d(Py_ssize_t, Py_ssize_t, double*, double*, const double*, const double*,
-                            double, const double*, double*)
+                            double, double, const double*, double*)
     void bp_update_matvec_f(Py_ssize_t, Py_ssize_t, float*, float*, const float*, const float*,
-                            float, const float*, float*)
-    void bp_update_d(Py_ssize_t, Py_ssize_t, double*, double*, const double*, const double*, double)
-    void bp_update_f(Py_ssize_t, Py_ssize_t, float*, float*, const float*, const float*, float)
+                            float, float, const float*, float*)
+    void bp_update_d(Py_ssize_t, Py_ssize_t, double*, double*, const double*, const double*, double,
+                     double)
+    void bp_update_f(Py_ssize_t, Py_ssize_t, float*, float*, const float*, const float*, float, float)
 
 
 cdef inline void matvec(Py_ssize_t n_out, Py_ssize_t n_in, const floating* W, const floating* x,
@@ -74,29 +75,31 @@ cdef inline void matvec(Py_ssize_t n_out, Py_ssize_t n_in, const floating* W, co
 
 cdef inline void backprop_update_layer(Py_ssize_t n_out, Py_ssize_t n_in, floating* W, floating* b,
                                        const floating* x_ji, const floating* delta_j,
-                                       floating learning_rate, floating* back) noexcept nogil:
-    # back_i = Σ_j w_ji δ_j (old weights), then w_ji += η δ_j x_ji and b_j += η δ_j
+                                       floating learning_rate, floating keep,
+                                       floating* back) noexcept nogil:
+    # back_i = Σ_j w_ji δ_j (old weights), then w_ji ← keep w_ji + η δ_j x_ji and
+    # b_j += η δ_j, where keep = 1 − η λ (weight decay λ; keep = 1 exactly without)
     if floating is double:
-        bp_backprop_update_d(n_out, n_in, W, b, x_ji, delta_j, learning_rate, back)
+        bp_backprop_update_d(n_out, n_in, W, b, x_ji, delta_j, learning_rate, keep, back)
     else:
-        bp_backprop_update_f(n_out, n_in, W, b, x_ji, delta_j, learning_rate, back)
+        bp_backprop_update_f(n_out, n_in, W, b, x_ji, delta_j, learning_rate, keep, back)
 
 
 cdef inline void update_layer(Py_ssize_t n_out, Py_ssize_t n_in, floating* W, floating* b,
                               const floating* x_ji, const floating* delta_j,
-                              floating learning_rate, const floating* x_next,
+                              floating learning_rate, floating keep, const floating* x_next,
                               floating* net_next) noexcept nogil:
-    # w_ji += η δ_j x_ji and b_j += η δ_j; with x_next, also the next example's
-    # net_j = Σ_i w_ji x_next_i + b_j in the same pass over W
+    # w_ji ← keep w_ji + η δ_j x_ji and b_j += η δ_j; with x_next, also the next
+    # example's net_j = Σ_i w_ji x_next_i + b_j in the same pass over W
     if x_next == NULL:
         if floating is double:
-            bp_update_d(n_out, n_in, W, b, x_ji, delta_j, learning_rate)
+            bp_update_d(n_out, n_in, W, b, x_ji, delta_j, learning_rate, keep)
         else:
-            bp_update_f(n_out, n_in, W, b, x_ji, delta_j, learning_rate)
+            bp_update_f(n_out, n_in, W, b, x_ji, delta_j, learning_rate, keep)
     elif floating is double:
-        bp_update_matvec_d(n_out, n_in, W, b, x_ji, delta_j, learning_rate, x_next, net_next)
+        bp_update_matvec_d(n_out, n_in, W, b, x_ji, delta_j, learning_rate, keep, x_next, net_next)
     else:
-        bp_update_matvec_f(n_out, n_in, W, b, x_ji, delta_j, learning_rate, x_next, net_next)
+        bp_update_matvec_f(n_out, n_in, W, b, x_ji, delta_j, learning_rate, keep, x_next, net_next)
 
 
 cdef struct Shape:
@@ -313,11 +316,13 @@ cdef inline void hidden_deltas(const floating* o_h, const floating* W_next, cons
 
 cdef inline void backprop_update(const Shape* s, floating* p, const floating* x,
                                  floating* outs, floating* deltas, floating* back,
-                                 floating learning_rate, const floating* x_next) noexcept nogil:
-    # Phases 2b and 3 fused for the lecture's plain rule (batch 1, no momentum,
-    # decay or clipping), output deltas already in ``deltas``. Going down the
-    # layers, each W_l is read once to propagate δ with the old weights and to
-    # apply w_ji ← w_ji + η δ_j x_ji, b_j ← b_j + η δ_j; then δ_h = f'(o_h) back_h.
+                                 floating learning_rate, floating keep,
+                                 const floating* x_next) noexcept nogil:
+    # Phases 2b and 3 fused for the lecture's plain rule (batch 1, no momentum or
+    # clipping; weight decay through keep = 1 − η λ), output deltas already in
+    # ``deltas``. Going down the layers, each W_l is read once to propagate δ with
+    # the old weights and to apply w_ji ← keep w_ji + η δ_j x_ji, b_j ← b_j + η δ_j;
+    # then δ_h = f'(o_h) back_h.
     # The first layer's update also computes the next example's (x_next's)
     # first-layer net inputs into outs, unless x_next is NULL.
     cdef Py_ssize_t l, n_in, n_out
@@ -327,11 +332,11 @@ cdef inline void backprop_update(const Shape* s, floating* p, const floating* x,
         n_out = s.sizes[l + 1]
         W = p + s.w_off[l]
         backprop_update_layer(n_out, n_in, W, W + n_out * n_in, outs + s.u_off[l - 1],
-                              deltas + s.u_off[l], learning_rate, back)
+                              deltas + s.u_off[l], learning_rate, keep, back)
         times_derivative(deltas + s.u_off[l - 1], outs + s.u_off[l - 1], back, n_in, s.act)
     n_in = s.sizes[0]
     n_out = s.sizes[1]
-    update_layer(n_out, n_in, p, p + n_out * n_in, x, deltas, learning_rate, x_next, outs)
+    update_layer(n_out, n_in, p, p + n_out * n_in, x, deltas, learning_rate, keep, x_next, outs)
 
 
 cdef inline void backward(const Shape* s, const floating* p, floating* outs, floating* deltas,
@@ -461,7 +466,9 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, int act, i
     cdef Py_ssize_t batch_len = 0
     cdef double E = 0, e_d
     cdef int status = STATUS_OK
-    cdef bint plain = batch_size == 1 and momentum == 0 and weight_decay == 0 and max_grad_norm <= 0
+    # The plain (fused) path: the lecture's rule, plus weight decay as keep = 1 − η λ.
+    cdef bint plain = batch_size == 1 and momentum == 0 and max_grad_norm <= 0
+    cdef floating keep = <floating> (1.0 - learning_rate * weight_decay)
     cdef floating lr = <floating> learning_rate
     cdef floating* p = &params[0]
     cdef floating* g = NULL
@@ -516,7 +523,7 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, int act, i
                 E += e_d
                 output_deltas(&s, o_k, t, deltas + s.u_off[s.n_layers - 1], back)
                 if plain:
-                    backprop_update(&s, p, x, outs, deltas, back, lr, x_next)
+                    backprop_update(&s, p, x, outs, deltas, back, lr, keep, x_next)
                 else:
                     backward(&s, p, outs, deltas, back)
                     accumulate_gradient(&s, g, x, outs, deltas)

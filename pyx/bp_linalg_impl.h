@@ -36,11 +36,12 @@ static inline void BP_NAME(matvec)(ptrdiff_t n_out, ptrdiff_t n_in,
 
 /* Going down through a hidden layer (§6.1.3, §6.1.4), one pass over W:
      back[i] = sum_j w_ji delta[j]      with the old weights (for delta_h)
-     w_ji   += (eta delta[j]) x[i],  b[j] += eta delta[j]                    */
+     w_ji    = keep w_ji + (eta delta[j]) x[i],  b[j] += eta delta[j]
+   keep = 1 - eta lambda applies weight decay lambda (keep = 1: none, exactly). */
 static inline void BP_NAME(backprop_update)(ptrdiff_t n_out, ptrdiff_t n_in,
                                             BP_T *BP_RESTRICT W, BP_T *BP_RESTRICT b,
                                             const BP_T *BP_RESTRICT x,
-                                            const BP_T *BP_RESTRICT delta, BP_T eta,
+                                            const BP_T *BP_RESTRICT delta, BP_T eta, BP_T keep,
                                             BP_T *BP_RESTRICT back)
 {
     ptrdiff_t j = 0, i;
@@ -57,10 +58,10 @@ static inline void BP_NAME(backprop_update)(ptrdiff_t n_out, ptrdiff_t n_in,
             BP_T xi = x[i];
             BP_T v0 = w0[i], v1 = w1[i], v2 = w2[i], v3 = w3[i];
             back[i] += v0 * d0 + v1 * d1 + v2 * d2 + v3 * d3;
-            w0[i] = v0 + s0 * xi;
-            w1[i] = v1 + s1 * xi;
-            w2[i] = v2 + s2 * xi;
-            w3[i] = v3 + s3 * xi;
+            w0[i] = keep * v0 + s0 * xi;
+            w1[i] = keep * v1 + s1 * xi;
+            w2[i] = keep * v2 + s2 * xi;
+            w3[i] = keep * v3 + s3 * xi;
         }
         b[j] += s0;
         b[j + 1] += s1;
@@ -73,7 +74,7 @@ static inline void BP_NAME(backprop_update)(ptrdiff_t n_out, ptrdiff_t n_in,
         for (i = 0; i < n_in; i++) {
             BP_T v0 = w0[i];
             back[i] += v0 * d0;
-            w0[i] = v0 + s0 * x[i];
+            w0[i] = keep * v0 + s0 * x[i];
         }
         b[j] += s0;
     }
@@ -81,12 +82,12 @@ static inline void BP_NAME(backprop_update)(ptrdiff_t n_out, ptrdiff_t n_in,
 
 /* The first layer's update for this example fused with its forward pass for
    the next one (one pass over the largest matrix instead of two):
-     w_ji += (eta delta[j]) x[i],  b[j] += eta delta[j]       (§6.1.4)
+     w_ji = keep w_ji + (eta delta[j]) x[i],  b[j] += eta delta[j]   (§6.1.4)
      out[j] = sum_i w_ji x_next[i] + b[j]   with the new weights (§6.1.1)   */
 static inline void BP_NAME(update_matvec)(ptrdiff_t n_out, ptrdiff_t n_in,
                                           BP_T *BP_RESTRICT W, BP_T *BP_RESTRICT b,
                                           const BP_T *BP_RESTRICT x,
-                                          const BP_T *BP_RESTRICT delta, BP_T eta,
+                                          const BP_T *BP_RESTRICT delta, BP_T eta, BP_T keep,
                                           const BP_T *BP_RESTRICT x_next, BP_T *BP_RESTRICT out)
 {
     ptrdiff_t j = 0, i;
@@ -100,8 +101,8 @@ static inline void BP_NAME(update_matvec)(ptrdiff_t n_out, ptrdiff_t n_in,
         BP_T a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         for (i = 0; i < n_in; i++) {
             BP_T xi = x[i], xn = x_next[i];
-            BP_T v0 = w0[i] + s0 * xi, v1 = w1[i] + s1 * xi;
-            BP_T v2 = w2[i] + s2 * xi, v3 = w3[i] + s3 * xi;
+            BP_T v0 = keep * w0[i] + s0 * xi, v1 = keep * w1[i] + s1 * xi;
+            BP_T v2 = keep * w2[i] + s2 * xi, v3 = keep * w3[i] + s3 * xi;
             w0[i] = v0;
             w1[i] = v1;
             w2[i] = v2;
@@ -124,7 +125,7 @@ static inline void BP_NAME(update_matvec)(ptrdiff_t n_out, ptrdiff_t n_in,
         BP_T *BP_RESTRICT w0 = W + j * n_in;
         BP_T s0 = eta * delta[j], a0 = 0;
         for (i = 0; i < n_in; i++) {
-            BP_T v0 = w0[i] + s0 * x[i];
+            BP_T v0 = keep * w0[i] + s0 * x[i];
             w0[i] = v0;
             a0 += v0 * x_next[i];
         }
@@ -133,18 +134,18 @@ static inline void BP_NAME(update_matvec)(ptrdiff_t n_out, ptrdiff_t n_in,
     }
 }
 
-/* w_ji += (eta delta[j]) x[i],  b[j] += eta delta[j]          (§6.1.4) */
+/* w_ji = keep w_ji + (eta delta[j]) x[i],  b[j] += eta delta[j]   (§6.1.4) */
 static inline void BP_NAME(update)(ptrdiff_t n_out, ptrdiff_t n_in,
                                    BP_T *BP_RESTRICT W, BP_T *BP_RESTRICT b,
                                    const BP_T *BP_RESTRICT x,
-                                   const BP_T *BP_RESTRICT delta, BP_T eta)
+                                   const BP_T *BP_RESTRICT delta, BP_T eta, BP_T keep)
 {
     ptrdiff_t j, i;
     for (j = 0; j < n_out; j++) {
         BP_T *BP_RESTRICT w0 = W + j * n_in;
         BP_T s0 = eta * delta[j];
         for (i = 0; i < n_in; i++)
-            w0[i] += s0 * x[i];
+            w0[i] = keep * w0[i] + s0 * x[i];
         b[j] += s0;
     }
 }

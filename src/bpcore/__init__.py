@@ -8,7 +8,7 @@
 pure-Python executable specification with the same signature and results.
 """
 
-from . import reference
+from . import datasets, reference
 from ._dispatch import variant as kernel_variant
 from ._training import History
 from ._version import __version__
@@ -26,6 +26,7 @@ __all__ = [
     "total_error",
     "History",
     "reference",
+    "datasets",
     "trace_step",
     "StepTrace",
     "DivergenceError",

@@ -33,7 +33,8 @@ class _KernelRunner:
         self.max_grad_norm = opts["max_grad_norm"] or 0.0
         # Any batch_size >= n is one batch per epoch (and then fits a C integer).
         self.batch_size = min(opts["batch_size"], self.X.shape[0])
-        plain = self.batch_size == 1 and not (self.momentum or self.weight_decay or opts["max_grad_norm"])
+        # The kernels' fused path takes weight decay but no momentum or clipping.
+        plain = self.batch_size == 1 and not (self.momentum or opts["max_grad_norm"])
         empty = np.empty(0, dtype=net.dtype)
         self.velocity = np.zeros_like(self.params) if self.momentum else empty
         self.gradient = empty if plain else np.zeros_like(self.params)
