@@ -205,6 +205,13 @@ def train_hogwild(net, X, T, *, n_threads=-1, **train_options):
     :func:`bpcore.train` for reproducible results. With ``n_threads=1`` it is
     exactly ``bpcore.train``.
 
+    **Usually slower on dense networks**: every example writes every weight,
+    so the cores fight over the same cache lines. Measured on 2 cores
+    (``benchmarks/bench_ecosystem.py``, digits): 0.1x of ``bpcore.train`` for
+    64-32-10 and 64-256-10. Hogwild! pays off when each example touches few
+    weights (sparse inputs); for using every core, train several networks with
+    :func:`train_many` instead.
+
     Parameters
     ----------
     net : Network
@@ -226,7 +233,9 @@ def train_hogwild(net, X, T, *, n_threads=-1, **train_options):
     """
     n_threads = _n_threads(n_threads, _cpu_count(), name="n_threads")
     options = _options(1, None, train_options, caller="train_hogwild")[0]
-    setup = _training.prepare(net, X, T, options)
+    _training.check_network(net)
     # The lock outlives the pool: it is released only after every thread stopped.
+    # It is taken before prepare, which adopts hand-replaced weights.
     with net._exclusive(), concurrent.futures.ThreadPoolExecutor(n_threads, "bpcore-hogwild") as pool:
+        setup = _training.prepare(net, X, T, options)
         return _training.run(setup, _HogwildRunner(net, setup, pool, n_threads))
