@@ -64,12 +64,15 @@ if MODE != "release":
         LINK = ["-fsanitize=address"]
 
 variants = ["base", "avx2", "avx512"] if X86_64 and MODE == "release" else ["base"]
+# Tells the kernels (bpcore._kernels_*.checked_build) that they were built with checks.
+MACROS = [] if MODE == "release" else [("BPCORE_CHECKED", "1")]
 extensions = [
     Extension(
         f"bpcore._kernels_{variant}",
         [f"pyx/_kernels_{variant}.pyx"],
         extra_compile_args=COMMON + ISA[variant],
         include_dirs=["pyx"],
+        define_macros=MACROS,
         extra_link_args=LINK,
     )
     for variant in variants

@@ -642,6 +642,18 @@ cdef extern from *:
     int bp_cpu_level() noexcept nogil
 
 
+cdef extern from *:
+    """
+    #ifndef BPCORE_CHECKED
+    #define BPCORE_CHECKED 0
+    #endif
+    """
+    int BPCORE_CHECKED
+
+# True in BPCORE_BUILD=debug/asan builds (Cython bounds and wraparound checks on).
+checked_build = bool(BPCORE_CHECKED)
+
+
 def cpu_level():
     """0: baseline only; 1: the CPU runs the AVX2+FMA variant; 2: also AVX-512."""
     return bp_cpu_level()
