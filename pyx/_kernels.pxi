@@ -411,8 +411,7 @@ cdef inline void apply_gradient(const Shape* s, floating* p, floating* g, floati
 
 # ------------------------------------------------------------------ entry points
 cdef struct Scratch:
-    void* block
-    Py_ssize_t n_units
+    void* block   # what malloc returned; the aligned scratch starts within it
 
 
 cdef inline Py_ssize_t seg(Py_ssize_t n) noexcept nogil:

@@ -157,10 +157,12 @@ def prepare(net, X, T, options):
     return TrainSetup(X, T, X_val, T_val, opts)
 
 
-def prepare_error(net, X, T, loss, dtype):
-    """Checked arrays of ``dtype`` for ``total_error``: the same refusals as
-    ``train`` for the network, the data, the loss and the targets."""
+def prepare_error(net, X, T, loss, dtype=None):
+    """Checked arrays of ``dtype`` (default: the network's) for ``total_error``:
+    the same refusals as ``train`` for the network, the data, the loss and the
+    targets."""
     check_network(net)
+    dtype = net.dtype if dtype is None else dtype
     OneOf(*_names.LOSSES).check("loss", loss)
     _names.check_loss_output(loss, net.output_activation)
     X = as_float_matrix(X, dtype, n_columns=net.n_inputs)

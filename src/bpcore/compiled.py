@@ -22,7 +22,7 @@ class _KernelRunner:
 
     def __init__(self, net, setup):
         opts = setup.options
-        self.net, self.X, self.T = net, setup.X, setup.T
+        self.X, self.T = setup.X, setup.T
         self.params = net._params
         self.sizes = np.asarray(net.layer_sizes, dtype=np.intp)
         self.codes = (_names.ACTIVATION_CODE[net.activation], _names.ACTIVATION_CODE[net.output_activation])
@@ -89,8 +89,7 @@ def total_error(net, X, T, *, loss="squared_error"):
     """E(w) = ½ Σ_d Σ_k (t_kd − o_kd)², eq. (1) of the lecture, for the examples
     ``X`` (n, n_in) with targets ``T`` (n, n_out); with ``loss="cross_entropy"``
     the summed cross-entropy instead."""
-    _training.check_network(net)
-    X, T = _training.prepare_error(net, X, T, loss, net.dtype)
+    X, T = _training.prepare_error(net, X, T, loss)
     return _dispatch.kernels.error_sum(
         net._params, np.asarray(net.layer_sizes, dtype=np.intp),
         _names.ACTIVATION_CODE[net.activation], _names.ACTIVATION_CODE[net.output_activation],
