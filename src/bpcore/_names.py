@@ -1,5 +1,7 @@
 """Names of activations and losses, and the small integer codes the kernels
-use for them (the kernels' ``ACT_*``/``LOSS_*`` constants must match)."""
+use for them. The kernel modules export the same tables (``ACTIVATION_CODE``,
+``LOSS_CODE``, ``PATH_CODE``); tests/test_kernel_interface.py checks that they
+are equal."""
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
 OUTPUT_ACTIVATIONS = ("sigmoid", "identity", "softmax")
@@ -8,6 +10,8 @@ INITS = ("uniform", "xavier", "he")
 
 ACTIVATION_CODE = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
 LOSS_CODE = {"squared_error": 0, "cross_entropy": 1}
+# The kernels' two training paths (bpcore.compiled.kernel_options chooses one).
+PATH_CODE = {"example": 0, "batch": 1}
 
 # loss -> output activations it is defined for, and why the others are refused.
 LOSS_OUTPUTS = {

@@ -10,6 +10,8 @@ and knows how to run one epoch over a given example order:
     runner.restore(snapshot)           go back to a snapshot
     runner.finite() -> bool            are all parameters finite?
     runner.commit()                    make the network hold the current parameters
+    runner.permute(order, seed)        optional: fill ``order`` with
+                                       ``ordering.permutation(len(order), seed)``, faster
 
 ``runner.run_epoch`` must leave the parameters consistent (after the last
 completed example or mini-batch) when it is interrupted.
@@ -210,7 +212,8 @@ def run(setup, runner):
     parameters to the network however the loop ends."""
     opts = setup.options
     history = History()
-    order = ExampleOrder(setup.X.shape[0], shuffle=opts["shuffle"], seed=opts["seed"])
+    order = ExampleOrder(setup.X.shape[0], shuffle=opts["shuffle"], seed=opts["seed"],
+                         permute=getattr(runner, "permute", None))
     best_val, best_params = math.inf, None
     progress = _Progress(opts["progress"], opts["epochs"])
     # The weights after the last finite epoch, taken before the callback runs

@@ -1,55 +1,89 @@
-"""The compiled trainer: the facade over the Cython kernels.
+"""The compiled trainer: the facade over the Cython kernels, and the only
+module that calls them.
 
 Everything here happens once per call, in Python: checks and conversions
-(``_training.prepare``), the example order (``ordering``), buffers for the
-options that need them. The kernels then run chunks of examples without the
-GIL; between chunks Python gets the chance to deliver Ctrl-C.
+(``_training.prepare``), the example order (``ordering``, drawn by the kernels'
+own shuffle), buffers for the options that need them, and the one decision of
+which kernel path runs (``kernel_options``). The kernels then run chunks of
+examples without the GIL; between chunks Python gets the chance to deliver
+Ctrl-C.
 """
 
 import numpy as np
 
 from . import _dispatch, _names, _training
 
-__all__ = ["train", "total_error"]
+__all__ = ["train", "total_error", "predict", "kernel_options"]
 
 # Flops per kernel call (about 6 per weight per example): long enough that the
 # call costs nothing, short enough (milliseconds) that Ctrl-C is felt at once.
 _FLOPS_PER_CHUNK = 100_000_000
 
 
+def _kernels():
+    """The kernel module chosen for this CPU (looked up per call, so that tests
+    can run every built variant)."""
+    return _dispatch.kernels
+
+
+def _sizes(net):
+    return np.asarray(net.layer_sizes, dtype=np.intp)
+
+
+def kernel_options(net, opts, n_examples):
+    """The kernels' ``Options`` for training ``net`` with the checked options
+    ``opts`` on ``n_examples`` examples: the one place that decides the path.
+    A batch size of 1 is the lecture's per-example SGD on the fused path
+    (momentum, weight decay and clipping included); anything larger runs as
+    mini-batches on the blocked path."""
+    # Any batch_size >= n is one batch per epoch (and then fits a C integer).
+    batch_size = max(1, min(opts["batch_size"], n_examples))
+    path = "example" if batch_size == 1 else "batch"
+    return {
+        "path": _names.PATH_CODE[path],
+        "act": _names.ACTIVATION_CODE[net.activation],
+        "out_act": _names.ACTIVATION_CODE[net.output_activation],
+        "loss": _names.LOSS_CODE[opts["loss"]],
+        "learning_rate": float(opts["learning_rate"]),
+        "momentum": float(opts["momentum"]),
+        "weight_decay": float(opts["weight_decay"]),
+        "max_grad_norm": float(opts["max_grad_norm"] or 0.0),
+        "batch_size": batch_size,
+        "diagnostics": int(bool(opts.get("diagnostics", False))),
+    }
+
+
 class _KernelRunner:
-    """Runs epochs on the kernels, in place on the network's parameter buffer."""
+    """Runs epochs on the kernels, in place on the network's parameter buffer
+    (the runner protocol of ``_training``)."""
 
     def __init__(self, net, setup):
-        opts = setup.options
         self.X, self.T = setup.X, setup.T
         self.params = net._params
-        self.sizes = np.asarray(net.layer_sizes, dtype=np.intp)
+        self.sizes = _sizes(net)
         self.codes = (_names.ACTIVATION_CODE[net.activation], _names.ACTIVATION_CODE[net.output_activation])
-        self.loss = _names.LOSS_CODE[opts["loss"]]
-        self.learning_rate = opts["learning_rate"]
-        self.momentum = opts["momentum"]
-        self.weight_decay = opts["weight_decay"]
-        self.max_grad_norm = opts["max_grad_norm"] or 0.0
-        # Any batch_size >= n is one batch per epoch (and then fits a C integer).
-        self.batch_size = min(opts["batch_size"], self.X.shape[0])
-        # The kernels' fused path takes weight decay but no momentum or clipping.
-        plain = self.batch_size == 1 and not (self.momentum or opts["max_grad_norm"])
+        self.options = kernel_options(net, setup.options, self.X.shape[0])
+        self.loss = self.options["loss"]
         empty = np.empty(0, dtype=net.dtype)
-        self.velocity = np.zeros_like(self.params) if self.momentum else empty
-        self.gradient = empty if plain else np.zeros_like(self.params)
-        per_example = 6 * self.params.size
-        chunk = max(1, _FLOPS_PER_CHUNK // per_example)
-        self.chunk = -(-chunk // self.batch_size) * self.batch_size  # whole mini-batches
+        self.velocity = np.zeros_like(self.params) if self.options["momentum"] else empty
+        batched = self.options["path"] == _names.PATH_CODE["batch"]
+        self.gradient = np.zeros_like(self.params) if batched else empty
+        self.diagnostics = np.zeros(2 * (len(net.layer_sizes) - 1) if self.options["diagnostics"] else 0)
+        batch_size = self.options["batch_size"]
+        chunk = max(1, _FLOPS_PER_CHUNK // (6 * self.params.size))
+        self.chunk = -(-chunk // batch_size) * batch_size  # whole mini-batches
+
+    def permute(self, order, seed):
+        """Fill ``order`` with the epoch's permutation (ordering.permutation, in C)."""
+        _kernels().shuffle_order(order, seed)
 
     def run_epoch(self, order):
-        kernels, act, out_act = _dispatch.kernels, *self.codes
+        train_examples = _kernels().train_examples
         E = 0.0
         for start in range(0, order.shape[0], self.chunk):
-            error, status = kernels.train_examples(
-                self.params, self.sizes, act, out_act, self.loss, self.X, self.T,
-                order[start : start + self.chunk], self.learning_rate, self.momentum,
-                self.weight_decay, self.max_grad_norm, self.batch_size, self.velocity, self.gradient,
+            error, status = train_examples(
+                self.params, self.sizes, self.X, self.T, order[start : start + self.chunk],
+                self.options, self.velocity, self.gradient, self.diagnostics,
             )
             if status:  # a non-finite loss: the kernel stopped at that example
                 return error
@@ -57,7 +91,7 @@ class _KernelRunner:
         return E
 
     def error(self, X, T):
-        return _dispatch.kernels.error_sum(self.params, self.sizes, *self.codes, self.loss, X, T)
+        return _kernels().error_sum(self.params, self.sizes, *self.codes, self.loss, X, T)
 
     def snapshot(self):
         return self.params.copy()
@@ -90,8 +124,19 @@ def total_error(net, X, T, *, loss="squared_error"):
     ``X`` (n, n_in) with targets ``T`` (n, n_out); with ``loss="cross_entropy"``
     the summed cross-entropy instead."""
     X, T = _training.prepare_error(net, X, T, loss)
-    return _dispatch.kernels.error_sum(
-        net._params, np.asarray(net.layer_sizes, dtype=np.intp),
-        _names.ACTIVATION_CODE[net.activation], _names.ACTIVATION_CODE[net.output_activation],
-        _names.LOSS_CODE[loss], X, T,
+    return _kernels().error_sum(
+        net._params, _sizes(net), _names.ACTIVATION_CODE[net.activation],
+        _names.ACTIVATION_CODE[net.output_activation], _names.LOSS_CODE[loss], X, T,
     )
+
+
+def predict(net, X):
+    """Outputs of ``net`` for the checked, C-contiguous ``X`` (n, n_in) of the
+    network's dtype, on the blocked forward path (``Network.predict`` checks
+    and converts)."""
+    out = np.empty((X.shape[0], net.n_outputs), dtype=net.dtype)
+    _kernels().forward_batch(
+        net._params, _sizes(net), _names.ACTIVATION_CODE[net.activation],
+        _names.ACTIVATION_CODE[net.output_activation], X, out,
+    )
+    return out

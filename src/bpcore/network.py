@@ -357,22 +357,14 @@ class Network:
         """Outputs of the network: ``X`` of shape ``(n, n_in)`` gives ``(n, n_out)``,
         a single example of shape ``(n_in,)`` gives ``(n_out,)``. Runs on the
         compiled kernels."""
-        from . import _dispatch
+        from . import compiled
 
         single = np.ndim(X) == 1
         X2 = as_float_matrix(
             np.reshape(X, (1, -1)) if single else X, self.dtype, n_columns=self.n_inputs
         )
         self._sync()
-        out = np.empty((X2.shape[0], self.n_outputs), dtype=self.dtype)
-        _dispatch.kernels.forward_batch(
-            self._params,
-            np.asarray(self.layer_sizes, dtype=np.intp),
-            _names.ACTIVATION_CODE[self.activation],
-            _names.ACTIVATION_CODE[self.output_activation],
-            X2,
-            out,
-        )
+        out = compiled.predict(self, X2)
         return out[0] if single else out
 
     # ----------------------------------------------------------------- persistence
