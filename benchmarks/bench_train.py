@@ -15,34 +15,9 @@ import json
 import os
 import sys
 
-# Set before numpy (and its BLAS) is first imported, so the script re-executes
-# itself with them: one BLAS/OpenMP thread everywhere; glibc malloc that keeps
-# freed memory instead of returning the numpy peer's per-example np.outer
-# temporary to the OS and faulting it back every step (up to 7x on C and D,
-# per shared/notes/performance.md; see benchmarks/README.md).
-_BENCH_ENV = {
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),  # glibc's maximum
-    "MALLOC_TRIM_THRESHOLD_": str(2**30),
-}
-# Forced OpenBLAS core types (set on some machines for older OpenBLAS builds)
-# slow a current numpy; dropped for this process only, and the kernel that
-# then runs is reported.
-_DROPPED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-_MARK = "BPCORE_BENCH_REEXEC"  # its value lists the variables dropped
+from bpbench.env import BENCH_ENV, dropped_env, reexec_with_bench_env
 
 DTYPES = ("float64", "float32")
-
-
-def _reexec_with_bench_env():
-    if _MARK in os.environ:
-        return
-    env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
-    env.update(_BENCH_ENV)
-    env[_MARK] = ",".join(f"{k}={os.environ[k]}" for k in _DROPPED if k in os.environ)
-    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,7 +109,7 @@ def _machine():
         "cpu": cpu_name(), "cores": os.cpu_count(), "python": sys.version.split()[0],
         "bpcore": bpcore.__version__, "kernel_variant": bpcore.kernel_variant,
         "BPCORE_KERNEL": os.environ.get("BPCORE_KERNEL", ""), "numpy": np.__version__, "blas": blas_info(),
-        "env": dict(_BENCH_ENV), "dropped_env": os.environ[_MARK] or "none set",
+        "env": dict(BENCH_ENV), "dropped_env": dropped_env(),
     }
 
 
@@ -182,7 +157,7 @@ def run(args):
 
 
 def main(argv=None):
-    _reexec_with_bench_env()
+    reexec_with_bench_env(__file__)
     from bpbench.peers import PEERS
     from bpbench.report import print_report, to_json
     from bpbench.workload import SHAPES
