@@ -272,7 +272,10 @@ cdef inline floating sigmoid(floating net_j) noexcept nogil:
     # that σ of a large negative net is the small (even subnormal) value it is,
     # never 0 from 1/(1 + inf). Both sides are computed and one is selected:
     # the loop over a layer stays branch-free and vectorises.
-    cdef floating z = f_exp(-fabs(net_j))
+    # (-|net| written out: libm's fabs is a double function and would make a
+    # float32 kernel call the double exp.)
+    cdef floating minus_abs = -net_j if net_j >= 0 else net_j
+    cdef floating z = f_exp(minus_abs)
     cdef floating r = 1 / (1 + z)
     return r if net_j >= 0 else z * r
 
@@ -352,7 +355,7 @@ cdef inline int saturated(floating o, int act) noexcept nogil:
     if act == ACT_SIGMOID:
         return o < 0.01 or o > 0.99
     if act == ACT_TANH:
-        return fabs(o) > 0.99
+        return o > 0.99 or o < -0.99
     if act == ACT_RELU:
         return o == 0
     return 0

@@ -44,7 +44,7 @@ static inline double bp_exp_d(double x)
         + (((1.0 / 40320 + r * (1.0 / 362880)) + (1.0 / 3628800 + r * (1.0 / 39916800)) * r2)
            + ((1.0 / 479001600 + r * (1.0 / 6227020800.0)) * r4)) * (r4 * r4);
     /* k is in [-1076, 1024]: both halves are in [-538, 512], normal exponents. */
-    k_half = k / 2;
+    k_half = ((k + 2048) >> 1) - 1024; /* floor(k / 2): a shift of a positive value */
     bits = (k_half + 1023) << 52;
     memcpy(&half, &bits, sizeof half);
     bits = (k - k_half + 1023) << 52;
@@ -67,7 +67,7 @@ static inline float bp_exp_f(float x)
     p = ((1.0f + r) + (1.0f / 2 + r * (1.0f / 6)) * r2)
         + ((1.0f / 24 + r * (1.0f / 120)) + (1.0f / 720 + r * (1.0f / 5040)) * r2) * (r2 * r2);
     /* k is in [-150, 128]: both halves are in [-75, 64], normal exponents. */
-    k_half = k / 2;
+    k_half = ((k + 256) >> 1) - 128;
     bits = (k_half + 127) << 23;
     memcpy(&half, &bits, sizeof half);
     bits = (k - k_half + 127) << 23;

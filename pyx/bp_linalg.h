@@ -58,6 +58,8 @@
 #define BP_MODE_DECAY 1     /* w += s x - (eta lambda) w      (weight decay)      */
 #define BP_MODE_MOMENTUM 2  /* c = s x - (eta lambda) w + alpha v; v = c; w += c  */
 
+#define BP_MODE_LINKAGE BP_INLINE
+
 /* Columns of one register tile of the blocked products: 16 floats or doubles
    per row, times 4 rows, stay in registers (8 AVX-512 registers for double). */
 #define BP_CHUNK 16

@@ -30,27 +30,36 @@ X_DIGITS, Y_DIGITS = load_digits()
 X_DIGITS = X_DIGITS / 16.0  # the pixels are 0..16
 T_DIGITS = one_hot(Y_DIGITS)
 
-# name -> (network options, train options); the epochs make >= STEPS examples.
-OPTION_CASES = {
-    "plain": ({}, {}),
-    "weight_decay": ({}, {"weight_decay": 1e-4}),
-    "momentum": ({}, {"momentum": 0.9, "learning_rate": 0.02}),
-    "momentum_decay": ({}, {"momentum": 0.5, "weight_decay": 1e-3}),
-    "clipping": ({}, {"max_grad_norm": 0.5}),
-    "batch_32": ({}, {"batch_size": 32, "learning_rate": 0.5}),
-    "batch_32_momentum": ({}, {"batch_size": 32, "momentum": 0.9}),
-    "batch_100_decay_clip": ({}, {"batch_size": 100, "weight_decay": 1e-3, "max_grad_norm": 1.0,
-                                  "learning_rate": 0.5}),
-}
+# Every hidden x output activation pairing that train accepts, each trained with
+# one of the option paths in turn, so that every path (the fused per-example
+# step with decay, momentum and clipping; mini-batches over several blocks)
+# runs at least once; the epochs make >= STEPS examples.
 PAIRS = [(h, out, loss) for h in ("sigmoid", "tanh", "relu")
          for out, loss in (("sigmoid", "squared_error"), ("identity", "squared_error"),
                            ("sigmoid", "cross_entropy"), ("softmax", "cross_entropy"))]
-PAIR_CASES = {
-    f"{h}-{out}-{loss}": ({"activation": h, "output_activation": out},
-                          {"loss": loss, "learning_rate": 0.02 if h == "relu" else 0.05})
-    for h, out, loss in PAIRS
-}
-CASES = {**OPTION_CASES, **PAIR_CASES}
+PATHS = [
+    ("plain", {}),
+    ("weight_decay", {"weight_decay": 1e-4}),
+    ("momentum", {"momentum": 0.9, "learning_rate": 0.01}),
+    ("batch_32", {"batch_size": 32, "learning_rate": 0.2}),
+    ("clipping", {"max_grad_norm": 0.5}),
+    ("momentum_decay", {"momentum": 0.5, "weight_decay": 1e-3}),
+    ("batch_100_decay_clip", {"batch_size": 100, "weight_decay": 1e-3, "max_grad_norm": 1.0,
+                              "learning_rate": 0.2}),
+    ("batch_32_momentum", {"batch_size": 32, "momentum": 0.9, "learning_rate": 0.02}),
+]
+CASES = {}
+for number, (h, out, loss) in enumerate(PAIRS):
+    path, path_options = PATHS[number % len(PATHS)]
+    options = {"loss": loss, "learning_rate": 0.05 if h == "tanh" else 0.1, **path_options}
+    if h == "relu":
+        # ReLU's kink makes a float32 run part from the float64 reference once a
+        # unit flips between active and inactive at another step: smaller steps
+        # keep the runs comparable (measured: <= 9.3e-4 apart at these rates,
+        # 0.18 at ten times them).
+        options["learning_rate"] = (0.002 if "momentum" in path_options
+                                    else 0.05 if "batch_size" in path_options else 0.005)
+    CASES[f"{h}-{out}-{loss}-{path}"] = ({"activation": h, "output_activation": out}, options)
 
 _reference_results = {}
 
@@ -92,5 +101,7 @@ def test_a_long_run_agrees_with_the_reference(case, monkeypatch):
                 f"{case}, {variant}, {dtype}: parameters differ by {worst:.3g} after "
                 f"{options['epochs'] * X_DIGITS.shape[0]} examples"
             )
+            # The figures for the record (pytest -s shows them).
+            print(f"long run {case} {variant} {dtype}: largest difference {worst:.2g}")
             np.testing.assert_allclose(history.train_error, ref_errors,
                                        rtol=TOLERANCE[dtype] * 10)
