@@ -516,3 +516,70 @@ def test_the_fuzzers_property_can_fail():
     """A compiled trainer that runs one epoch too many is caught."""
     with pytest.raises(AssertionError, match="differs from the reference"):
         _check_a_trainer_with_one_epoch_too_many()
+
+
+# ------------------------------------------------------------------ FANN .net files
+@pytest.fixture(scope="module")
+def saved_fann(tmp_path_factory):
+    """(network, text of its FANN .net file)."""
+    import bpcore.fann
+
+    net = bpcore.Network((3, 4, 2), activation="tanh", seed=1)
+    path = tmp_path_factory.mktemp("fann") / "m.net"
+    bpcore.fann.save(net, path)
+    return net, path.read_bytes()
+
+
+def load_fann_bytes(data, tmp_path_factory):
+    import bpcore.fann
+
+    path = tmp_path_factory.mktemp("fuzz") / "m.net"
+    path.write_bytes(data)
+    try:
+        return bpcore.fann.load_with_scale(path)
+    finally:
+        path.unlink()
+
+
+@fuzz_settings(300)
+@given(prefix=st.sampled_from([b"", b"FANN_FLO_2.1\n", b"FANN_FIX_2.1\n", b"FANN_FLO_2.0\n"]),
+       body=st.binary(max_size=600))
+def test_fuzz_fann_load_random_bytes(prefix, body, tmp_path_factory):
+    with pytest.raises(ModelFormatError):
+        load_fann_bytes(prefix + body, tmp_path_factory)
+
+
+@fuzz_settings(400)
+@given(damage=st.lists(st.tuples(st.sampled_from(["flip", "truncate", "overwrite", "insert", "delete"]),
+                                 st.integers(0, 10**6), st.sampled_from(b"0123456789.-+e(), =\n\xffx")),
+                       min_size=1, max_size=3))
+def test_fuzz_fann_load_damaged_file(saved_fann, damage, tmp_path_factory):
+    """A .net file with characters changed, inserted, deleted or cut short:
+    a FannFormatError (a ModelFormatError), or a network that predicts finite
+    values and that bpcore writes and reads back unchanged."""
+    import bpcore.fann
+
+    net, data = saved_fann
+    data = bytearray(data)
+    for kind, position, byte in damage:
+        position %= len(data) + 1
+        if kind == "flip" and position < len(data):
+            data[position] = byte
+        elif kind == "truncate":
+            del data[position:]
+        elif kind == "overwrite":
+            data[position:position + 2] = bytes([byte] * 2)
+        elif kind == "insert":
+            data[position:position] = bytes([byte])
+        elif kind == "delete":
+            del data[position:position + 1]
+    try:
+        loaded, scale = load_fann_bytes(bytes(data), tmp_path_factory)
+    except ModelFormatError:
+        event("FannFormatError")
+        return
+    event("loaded")
+    assert np.isfinite(loaded.predict(np.zeros(loaded.n_inputs))).all()
+    path = tmp_path_factory.mktemp("again") / "again.net"
+    bpcore.fann.save(loaded, path, scale=scale)
+    assert bpcore.fann.load(path) == loaded

@@ -15,6 +15,7 @@ Needs the optional extra ``sklearn`` (``pip install 'bpcore[sklearn]'``);
 """
 
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -309,6 +310,25 @@ class _BackpropBase(BaseEstimator):
         (n_samples,) for one target / label, else (n_samples, n_outputs)."""
         return self._decode(self._outputs(X))
 
+    # ------------------------------------------------------------ persistence
+    def save(self, path):
+        """Write the fitted estimator to ``path`` in bpcore's ``.npz`` model
+        format, without pickle: its network, parameters, classes and fitted
+        attributes (``docs/model-format.md``). Read it back with ``load``."""
+        from . import _estimator_io
+
+        _estimator_io.save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """The estimator saved at ``path`` by ``save``: it predicts bit for bit
+        what the saved one did. Reads JSON and plain arrays only (never a
+        pickle, never code); a file that is not such an estimator raises
+        :class:`~bpcore.ModelFormatError` naming the problem."""
+        from . import _estimator_io
+
+        return _estimator_io.load(cls, path)
+
     def _score_outputs(self, Y, outputs):
         """Validation score (accuracy or R^2) of network ``outputs`` against
         encoded targets ``Y``."""
@@ -410,6 +430,15 @@ class BackpropRegressor(RegressorMixin, _BackpropBase):
         the first call, then continues it. Returns ``self``."""
         return self._fit(X, y, incremental=True)
 
+    @classmethod
+    def from_network(cls, network, **params):
+        """A fitted regressor that predicts with a copy of ``network`` (identity
+        outputs), e.g. one from ``bpcore.load``; ``params`` are the other
+        constructor parameters (used if it is fitted further)."""
+        from . import _estimator_io
+
+        return _estimator_io.from_network(cls, network, None, params)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
@@ -500,6 +529,16 @@ class BackpropClassifier(ClassifierMixin, _BackpropBase):
             return np.hstack([1 - out, out])
         return out
 
+    @classmethod
+    def from_network(cls, network, classes, **params):
+        """A fitted classifier that predicts with a copy of ``network``:
+        ``classes`` (sorted) are the labels of its outputs, two for one sigmoid
+        output, more for one softmax output each. ``params`` are the other
+        constructor parameters."""
+        from . import _estimator_io
+
+        return _estimator_io.from_network(cls, network, classes, params)
+
     def predict_log_proba(self, X):
         """``log(predict_proba(X))``."""
         return np.log(self.predict_proba(X))
@@ -508,3 +547,9 @@ class BackpropClassifier(ClassifierMixin, _BackpropBase):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+# skl2onnx converts bpcore's estimators once bpcore.onnx has registered them;
+# when skl2onnx is already loaded, register now (importing it costs a second).
+if "skl2onnx" in sys.modules:  # pragma: no cover - depends on the import order
+    from . import onnx as _onnx  # noqa: F401
