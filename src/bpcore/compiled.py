@@ -16,12 +16,21 @@ __all__ = ["train", "total_error"]
 # call costs nothing, short enough (milliseconds) that Ctrl-C is felt at once.
 _FLOPS_PER_CHUNK = 100_000_000
 
+# Whether the kernels fill the diagnostics buffer (``diagnostics=True``); until
+# they do, the compiled trainer refuses the option (issue 17: the kernel side is
+# pending) and ``bpcore train`` on the command line records none.
+KERNEL_DIAGNOSTICS = False
+
 
 class _KernelRunner:
     """Runs epochs on the kernels, in place on the network's parameter buffer."""
 
     def __init__(self, net, setup):
         opts = setup.options
+        if opts["diagnostics"] and not KERNEL_DIAGNOSTICS:
+            raise NotImplementedError(
+                "diagnostics=True is not in the compiled kernels yet; bpcore.reference.train records them"
+            )
         self.X, self.T = setup.X, setup.T
         self.params = net._params
         self.sizes = np.asarray(net.layer_sizes, dtype=np.intp)
