@@ -132,7 +132,7 @@ def _check_plot(path, option, formats, *, reads=(), svg_by_matplotlib=False):
         try:
             import matplotlib  # noqa: F401  (only checking that it is there)
         except ImportError:
-            raise UsageError(f"{option} {path} needs matplotlib: pip install 'bpcore[plot]'") from None
+            raise UsageError(f"{option} needs matplotlib (for {path}): pip install 'bpcore[plot]'") from None
     return fmt
 
 
