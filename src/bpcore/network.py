@@ -430,7 +430,7 @@ class Network:
         kinds = [self.activation] * (len(self.layer_sizes) - 2) + [self.output_activation]
 
         def edge_title(l, j, i):
-            return f"w_ji from unit {i + 1} of layer {l} to unit {j + 1} of layer {l + 1}: {weights[l][j, i]!r}"
+            return f"w_ji from unit {i + 1} of layer {l} to unit {j + 1} of layer {l + 1}: {float(weights[l][j, i])!r}"
 
         sizes = "-".join(str(n) for n in self.layer_sizes)
         picture = _picture.network_picture(

@@ -219,11 +219,12 @@ def _step_picture(trace):
 
     def unit_title(c, j):
         if c == 0:
-            return f"input {j + 1}: x = {trace.x[j]!r}"
+            return f"input {j + 1}: x = {float(trace.x[j])!r}"
         layer = layers[c - 1]
-        return (f"unit {layer.units[j]}: net = {layer.net[j]!r}, o = {layer.output[j]!r}, "
-                f"δ = {layer.delta[j]!r}; bias {layer.bias_old[j]!r} + {layer.bias_change[j]!r} "
-                f"= {layer.bias_new[j]!r}")
+        net_j, o_j, delta_j, b_old, b_change, b_new = (float(v[j]) for v in (
+            layer.net, layer.output, layer.delta, layer.bias_old, layer.bias_change, layer.bias_new))
+        return (f"unit {layer.units[j]}: net = {net_j!r}, o = {o_j!r}, δ = {delta_j!r}; "
+                f"bias {b_old!r} + {b_change!r} = {b_new!r}")
 
     def bias_text(l, j):
         layer = layers[l]
