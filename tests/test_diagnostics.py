@@ -214,3 +214,18 @@ def test_findings_name_only_options_that_train_offers():
     offered = bpcore._training.TRAIN_CONSTRAINTS
     assert ("optimizer=" in text) == ("optimizer" in offered)
     assert ("dropout=" in text) == ("dropout" in offered)
+
+
+def test_a_run_that_ends_above_the_mean_target_baseline_learned_nothing():
+    """The baseline is the loss of always outputting the mean target, checked
+    here on hand-computed values."""
+    from bpcore.diagnostics import baseline_error
+
+    T = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    # mean (0.75, 0.25): three rows off by (0.25, -0.25), one by (-0.75, 0.75)
+    assert baseline_error(T) == pytest.approx(0.5 * (3 * 0.125 + 1.125))
+    assert baseline_error(T, "cross_entropy") == pytest.approx(-(3 * np.log(0.75) + np.log(0.25)))
+    history = bpcore.History(train_error=[5.0, 2.0], epochs_run=2, stop_reason="epochs")
+    assert history.diagnose(baseline=3.0) == []
+    (finding,) = history.diagnose(baseline=1.5)
+    assert finding.problem == "no learning" and "1.5" in finding.evidence

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from . import compiled, reference
+from . import compiled, diagnostics, reference
 from ._dispatch import variant
 from .network import Network
 from .ordering import ExampleOrder
@@ -91,7 +91,8 @@ def compare(X, T, *, hidden, dtype, epochs, learning_rate, seed, data, peers=Fal
         "agree": difference <= tolerance,
         "time_per_example_s": {"reference": ref_seconds / steps, "compiled": fast_seconds / steps},
         "speedup": ref_seconds / fast_seconds,
-        "findings": [dataclasses.asdict(finding) for finding in fast_history.diagnose()],
+        "findings": [dataclasses.asdict(finding)
+                     for finding in fast_history.diagnose(diagnostics.baseline_error(T))],
     }
     if peers:
         report["peers"] = [_torch_peer(net, X, T, options, ref), _sklearn_peer(net, X, T, options)]

@@ -102,15 +102,18 @@ class History:
     grad_norm: list = dataclasses.field(default_factory=list)
     saturation: list = dataclasses.field(default_factory=list)
 
-    def diagnose(self):
+    def diagnose(self, baseline=None):
         """Findings about this run: which of the lecture's Table 3 problems
         (vanishing or exploding gradients, overfitting, slow convergence), or
         divergence, or no learning, with the evidence in numbers and the
         options of ``train`` that remedy it. An empty list means no finding.
-        The rules are :func:`bpcore.diagnostics.diagnose` (docs/diagnostics.md)."""
+        ``baseline``: the summed training loss of always outputting the mean
+        target (``bpcore.diagnostics.baseline_error(T, loss)``), to report a run
+        that ends above it. The rules are :func:`bpcore.diagnostics.diagnose`
+        (docs/diagnostics.md)."""
         from .diagnostics import diagnose
 
-        return diagnose(self)
+        return diagnose(self, baseline)
 
 
 # The flat part of each hidden activation (History.saturation): a unit output o

@@ -22,7 +22,7 @@ import textwrap
 
 import numpy as np
 
-from . import _compare, _csv, compiled, datasets, model_io
+from . import _compare, _csv, compiled, datasets, diagnostics, model_io
 from ._dispatch import variant
 from ._names import HIDDEN_ACTIVATIONS, INITS, LOSSES, OUTPUT_ACTIVATIONS
 from ._version import __version__
@@ -136,10 +136,10 @@ def _check_plot(path, option, formats, *, reads=(), svg_by_matplotlib=False):
     return fmt
 
 
-def _print_findings(history, prog):
+def _print_findings(history, prog, baseline):
     """``History.diagnose()``'s findings at the end of a run: on stdout with the
     summary, and one warning line each on stderr."""
-    findings = history.diagnose()
+    findings = history.diagnose(baseline)
     if not findings:
         print("diagnosis     no problem found (docs/diagnostics.md)")
         return
@@ -239,7 +239,7 @@ def _run_train(args):
         with model_io.atomic_write(args.plot) as f:
             _plot_training(history, net, loss, f, plot_format)
     _print_training_summary(args, data, net, loss, history, (X_train, T_train), validation)
-    _print_findings(history, args.prog)
+    _print_findings(history, args.prog, diagnostics.baseline_error(T_train, loss))
     return EXIT_OK
 
 

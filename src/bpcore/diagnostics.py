@@ -15,7 +15,7 @@ rules read only the error curves.
 import dataclasses
 import math
 
-__all__ = ["Finding", "diagnose"]
+__all__ = ["Finding", "diagnose", "baseline_error"]
 
 # Vanishing gradients: in the last epoch, the first weight layer's gradient norm
 # is below this fraction of the last layer's ...
@@ -182,12 +182,50 @@ def _no_progress(history):
     ))
 
 
-def diagnose(history):
+def baseline_error(T, loss="squared_error"):
+    """The summed loss on targets ``T`` (n, n_out) of a network that ignores its
+    inputs and always outputs the mean target: ½ Σ_d ‖t_d − mean(t)‖² for the
+    squared error, −Σ_d Σ_k t_kd log mean(t_k) for cross-entropy (softmax: one
+    class per example; sigmoid outputs: each output its own binary loss).
+    ``diagnose(history, baseline=...)`` reports a run that ends above it."""
+    import numpy as np
+
+    T = np.asarray(T, dtype=np.float64).reshape(len(T), -1)
+    mean = T.mean(axis=0)
+    if loss == "squared_error":
+        return float(0.5 * np.sum((T - mean) ** 2))
+    p = np.clip(mean, 1e-300, 1.0)
+    q = np.clip(1.0 - mean, 1e-300, 1.0)
+    if T.shape[1] > 1 and np.allclose(T.sum(axis=1), 1.0):  # softmax: one distribution per example
+        return float(-np.sum(T * np.log(p)))
+    return float(-np.sum(T * np.log(p) + (1.0 - T) * np.log(q)))
+
+
+def _worse_than_baseline(history, baseline):
+    errors = history.train_error
+    if baseline is None or not errors or not errors[-1] > baseline:
+        return None
+    return Finding(
+        "no learning",
+        f"the last epoch's training error {errors[-1]:.4g} is above {baseline:.4g}, the error of always "
+        "outputting the mean target",
+        _remedies(
+            ("learning_rate", "a smaller learning_rate= (a tenth)"),
+            "standardised inputs (mean 0, standard deviation 1)",
+            'init="xavier" (Network)',
+            "random restarts with bpcore.train_many (several seeds)",
+        ),
+    )
+
+
+def diagnose(history, baseline=None):
     """The findings (a list of :class:`Finding`, empty when none) of the rules
     of docs/diagnostics.md applied to ``history``, in this order: divergence,
     exploding gradients, vanishing gradients, overfitting, slow convergence or
-    no learning (the last only when the run did not diverge)."""
+    no learning (the last only when the run did not diverge). ``baseline``: the
+    summed training loss of always outputting the mean target
+    (:func:`baseline_error`); a run that ends above it learned nothing."""
     findings = [rule(history) for rule in (_divergence, _exploding, _vanishing, _overfitting)]
     if findings[0] is None:
-        findings.append(_no_progress(history))
+        findings.append(_worse_than_baseline(history, baseline) or _no_progress(history))
     return [finding for finding in findings if finding is not None]
