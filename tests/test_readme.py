@@ -2,14 +2,12 @@
 command-line blocks as a user would type them (in a folder with the CSV files
 they name)."""
 
-import csv
 import pathlib
 import re
 import shlex
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
@@ -38,35 +36,43 @@ def test_the_readme_has_examples():
 
 
 @pytest.mark.parametrize("code", blocks("python"), ids=lambda c: c.splitlines()[0][:40])
-def test_python_example_runs(code):
+def test_python_example_runs(code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples may write files (step.svg)
     exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})
 
 
-def write_digits_csv(path, X, y):
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([f"pixel{i}" for i in range(X.shape[1])] + ["digit"])
-        for row, label in zip(X, y):
-            writer.writerow([*(f"{v:g}" for v in row), int(label)])
+@pytest.fixture(scope="module")
+def console_runs(tmp_path_factory):
+    """Every console command of the README, run in order in one empty folder, as
+    a user on a fresh install would type them (earlier commands write the files
+    later ones read): {command: (result, folder)}."""
+    folder = tmp_path_factory.mktemp("readme")
+    results = {}
+    for command in console_commands():
+        results[command] = subprocess.run(
+            [sys.executable, "-m", "bpcore", *shlex.split(command)[1:]], cwd=folder,
+            capture_output=True, text=True, timeout=300,
+        )
+    return results, folder
 
 
 @pytest.mark.parametrize("command", console_commands())
-def test_console_example_runs(command, tmp_path):
-    from bpcore.datasets import load_digits
-
-    X, y = load_digits()
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(y))
-    write_digits_csv(tmp_path / "digits.csv", X[order[:1400]], y[order[:1400]])
-    write_digits_csv(tmp_path / "test.csv", X[order[1400:]], y[order[1400:]])
-    if "predict" in command:  # predict needs the model that the train example writes
-        train = next(c for c in console_commands() if c.startswith("bpcore train"))
-        subprocess.run([sys.executable, "-m", "bpcore", *shlex.split(train)[1:]], cwd=tmp_path,
-                       check=True, capture_output=True)
-    result = subprocess.run([sys.executable, "-m", "bpcore", *shlex.split(command)[1:]],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+def test_console_example_runs(command, console_runs):
+    results, folder = console_runs
+    result = results[command]
     assert result.returncode == 0, result.stderr
     assert (result.stdout + result.stderr).strip()
-    if "--out" in command:
-        out = shlex.split(command)[shlex.split(command).index("--out") + 1]
-        assert (tmp_path / out).stat().st_size > 0
+    words = shlex.split(command)
+    for option in ("--out", "--test-out", "--plot"):
+        if option in words:
+            assert (folder / words[words.index(option) + 1]).stat().st_size > 0
+
+
+def test_the_readme_makes_every_file_it_uses():
+    """No command reads a file that no earlier command (or the package) wrote."""
+    written = set()
+    for command in console_commands():
+        words = shlex.split(command)
+        inputs = [w for w in words[2:] if w.endswith((".csv", ".npz")) and words[words.index(w) - 1][:2] != "--"]
+        assert set(inputs) <= written, (command, set(inputs) - written)
+        written |= {words[i + 1] for i, w in enumerate(words) if w in ("--out", "--test-out", "--plot")}

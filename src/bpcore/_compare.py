@@ -10,12 +10,13 @@ The report is a plain dict (what ``--json`` prints); :func:`render` lays it
 out as text and :func:`plot` draws the two loss curves.
 """
 
+import dataclasses
 import time
 import warnings
 
 import numpy as np
 
-from . import compiled, reference
+from . import compiled, diagnostics, reference
 from ._dispatch import variant
 from .network import Network
 from .ordering import ExampleOrder
@@ -90,6 +91,8 @@ def compare(X, T, *, hidden, dtype, epochs, learning_rate, seed, data, peers=Fal
         "agree": difference <= tolerance,
         "time_per_example_s": {"reference": ref_seconds / steps, "compiled": fast_seconds / steps},
         "speedup": ref_seconds / fast_seconds,
+        "findings": [dataclasses.asdict(finding)
+                     for finding in fast_history.diagnose(diagnostics.baseline_error(T))],
     }
     if peers:
         report["peers"] = [_torch_peer(net, X, T, options, ref), _sklearn_peer(net, X, T, options)]
@@ -226,6 +229,16 @@ def render(report):
         if peer["available"]:
             lines.append(_timing_row(peer["name"], peer["time_per_example_s"], times["compiled"]))
     lines += ["", f"speed-up    the compiled trainer is {report['speedup']:.0f}× faster than the reference"]
+    # What the error curve says about the run itself (History.diagnose, docs/diagnostics.md):
+    # agreeing trainers can still both have learned nothing.
+    errors_fell = errors["compiled"][-1] < errors["compiled"][0]
+    if len(errors["compiled"]) > 1 and not errors_fell:
+        lines.append("learning    the training error did not fall: nothing was learned in these epochs")
+    for finding in report.get("findings", []):
+        lines.append(f"diagnosis   {finding['problem']}: {finding['evidence']}. "
+                     f"Try: {'; '.join(finding['remedies'])}.")
+    if not report.get("findings"):
+        lines.append("diagnosis   no problem found in the training error (docs/diagnostics.md)")
     for peer in report.get("peers", []):
         detail = peer["note"]
         if peer.get("max_weight_difference") is not None:

@@ -37,7 +37,7 @@ from ._validation import (
 from .errors import DivergenceError
 from .ordering import ExampleOrder
 
-__all__ = ["History", "TRAIN_CONSTRAINTS", "TrainSetup", "prepare", "run"]
+__all__ = ["History", "TRAIN_CONSTRAINTS", "TrainSetup", "prepare", "run", "record_diagnostics"]
 
 _Real, _Int = numbers.Real, numbers.Integral
 
@@ -56,6 +56,7 @@ TRAIN_CONSTRAINTS = {
     "restore_best": Boolean(),
     "callback": Callable(),
     "progress": Boolean(),
+    "diagnostics": Boolean(),
 }
 
 
@@ -79,7 +80,20 @@ class History:
     best_epoch : int or None
         The epoch with the lowest validation error (None without ``validation``).
     stop_reason : str or None
-        ``"epochs"``, ``"target_error"``, ``"early_stopping"`` or ``"callback"``.
+        ``"epochs"``, ``"target_error"``, ``"early_stopping"`` or ``"callback"``;
+        ``"diverged"`` in the history that a ``DivergenceError`` carries.
+    grad_norm : list of list of float
+        With ``diagnostics=True``, per epoch and per weight layer (input side
+        first): the root mean square over the epoch's examples of the Euclidean
+        norm of that layer's weight gradient, ‖δ_l‖·‖x_l‖ for one example
+        (δ_l the deltas of the layer's units, x_l its inputs; biases left out).
+        Empty without ``diagnostics``.
+    saturation : list of list of float
+        With ``diagnostics=True``, per epoch and per hidden layer: the fraction
+        of that layer's unit outputs over the epoch's examples (forward passes
+        before each update) in the flat part of the activation, where f'(net)
+        is nearly 0: sigmoid o < 0.01 or o > 0.99, tanh |o| > 0.99, relu o = 0.
+        Empty without ``diagnostics`` or hidden layers.
     """
 
     train_error: list = dataclasses.field(default_factory=list)
@@ -87,6 +101,46 @@ class History:
     epochs_run: int = 0
     best_epoch: "int | None" = None
     stop_reason: "str | None" = None
+    grad_norm: list = dataclasses.field(default_factory=list)
+    saturation: list = dataclasses.field(default_factory=list)
+
+    def diagnose(self, baseline=None):
+        """Findings about this run: which of the lecture's Table 3 problems
+        (vanishing or exploding gradients, overfitting, slow convergence), or
+        divergence, or no learning, with the evidence in numbers and the
+        options of ``train`` that remedy it. An empty list means no finding.
+        ``baseline``: the summed training loss of always outputting the mean
+        target (``bpcore.diagnostics.baseline_error(T, loss)``), to report a run
+        that ends above it. The rules are :func:`bpcore.diagnostics.diagnose`
+        (docs/diagnostics.md)."""
+        from .diagnostics import diagnose
+
+        return diagnose(self, baseline)
+
+
+# The flat part of each hidden activation (History.saturation): a unit output o
+# counts as saturated where SATURATED[activation](o) is true.
+SATURATED = {
+    "sigmoid": lambda o: o < 0.01 or o > 0.99,
+    "tanh": lambda o: abs(o) > 0.99,
+    "relu": lambda o: o == 0.0,
+}
+
+
+def record_diagnostics(history, buffer, n_examples, layer_sizes):
+    """Append one epoch's diagnostics to ``history`` from the summed buffer that
+    a runner fills during the epoch, and zero the buffer for the next epoch.
+
+    ``buffer`` has 2·L entries for L weight layers (the kernels' layout):
+    ``buffer[l]`` sums ‖δ_l‖²·‖x_l‖² over the epoch's examples (l < L) and
+    ``buffer[L + l]`` counts the saturated outputs of hidden layer l + 1
+    (l < L − 1)."""
+    L = len(layer_sizes) - 1
+    history.grad_norm.append([math.sqrt(float(buffer[l]) / n_examples) for l in range(L)])
+    history.saturation.append(
+        [float(buffer[L + l]) / (n_examples * layer_sizes[l + 1]) for l in range(L - 1)]
+    )
+    buffer[:] = [0.0] * len(buffer)
 
 
 @dataclasses.dataclass
@@ -98,6 +152,7 @@ class TrainSetup:
     X_val: object
     T_val: object
     options: dict
+    layer_sizes: tuple = ()
 
 
 def check_network(net):
@@ -156,7 +211,7 @@ def prepare(net, X, T, options):
     # Data that is (a view of) the network's own parameters would change under
     # the kernels' feet while they train: give them a copy.
     X, T = (a.copy() if np.shares_memory(a, net._params) else a for a in (X, T))
-    return TrainSetup(X, T, X_val, T_val, opts)
+    return TrainSetup(X, T, X_val, T_val, opts, net.layer_sizes)
 
 
 def prepare_error(net, X, T, loss, dtype=None):
@@ -224,6 +279,7 @@ def run(setup, runner):
             error = runner.run_epoch(order.next_epoch())
             if not (math.isfinite(error) and runner.finite()):
                 runner.restore(last_good)
+                history.stop_reason = "diverged"
                 raise DivergenceError(
                     f"training diverged in epoch {epoch}: the training error became "
                     f"{error!r}. The network holds the weights after epoch {epoch - 1}; "
@@ -234,6 +290,8 @@ def run(setup, runner):
                 )
             history.train_error.append(error)
             history.epochs_run = epoch
+            if opts["diagnostics"]:
+                record_diagnostics(history, runner.diagnostics, setup.X.shape[0], setup.layer_sizes)
             last_good = runner.snapshot()
             if setup.X_val is not None:
                 val = runner.error(setup.X_val, setup.T_val)
@@ -287,6 +345,7 @@ def make_train(runner_class, module, doc):
         restore_best=True,
         callback=None,
         progress=False,
+        diagnostics=False,
     ):
         given = locals()
         options = {name: given[name] for name in (*TRAIN_CONSTRAINTS, "validation")}
@@ -344,6 +403,10 @@ TRAIN_OPTIONS_DOC = """
         training (``None`` continues).
     progress : bool
         Show a progress bar over epochs (tqdm if installed).
+    diagnostics : bool
+        Record ``History.grad_norm`` and ``History.saturation`` every epoch
+        (off by default: counting per example slows the compiled trainer by more
+        than 3%). ``History.diagnose()`` uses them (docs/diagnostics.md).
 
     Returns
     -------

@@ -5,7 +5,8 @@ Commands (``docs/cli.md`` is the user guide):
     compare   the reference and the compiled trainer on one task, side by side
     train     train a network on a CSV file and save it (.npz model)
     predict   apply a saved model to a CSV file
-    trace     one backpropagation step in the lecture's form
+    trace     one backpropagation step in the lecture's form (and its picture)
+    datasets  write an embedded data set as a CSV file
 
 Exit status: 0 done; 1 the trainers disagree (``compare``) or training
 diverged; 2 bad input or usage, reported as one line on stderr without a
@@ -21,14 +22,14 @@ import textwrap
 
 import numpy as np
 
-from . import _compare, _csv, datasets, model_io
+from . import _compare, _csv, compiled, datasets, diagnostics, model_io
 from ._dispatch import variant
 from ._names import HIDDEN_ACTIVATIONS, INITS, LOSSES, OUTPUT_ACTIVATIONS
 from ._version import __version__
 from .compiled import total_error, train
 from .errors import DivergenceError
 from .network import Network
-from .trace import trace_step
+from .trace import PICTURE_FORMATS, trace_step, trace_steps
 
 __all__ = ["main"]
 
@@ -115,7 +116,47 @@ def _check_out(path, option, *, reads=()):
         raise UsageError(f"{option} {path} would overwrite an input file")
 
 
+def _check_plot(path, option, formats, *, reads=(), svg_by_matplotlib=False):
+    """Fail before any work if ``path`` cannot take a picture: its folder, its
+    extension (one of ``formats``) and, where matplotlib draws it (PNG, and SVG
+    with ``svg_by_matplotlib``), matplotlib. Returns the format (the extension
+    without the dot)."""
+    _check_out(path, option, reads=reads)
+    fmt = os.path.splitext(path)[1].lower().lstrip(".")
+    if fmt not in formats:
+        raise UsageError(
+            f"{option} {path}: unknown picture format {'.' + fmt if fmt else '(no extension)'}; "
+            f"use {' or '.join('.' + f for f in formats)}"
+        )
+    if fmt != "svg" or svg_by_matplotlib:
+        try:
+            import matplotlib  # noqa: F401  (only checking that it is there)
+        except ImportError:
+            raise UsageError(f"{option} needs matplotlib (for {path}): pip install 'bpcore[plot]'") from None
+    return fmt
+
+
+def _print_findings(history, prog, baseline):
+    """``History.diagnose()``'s findings at the end of a run: on stdout with the
+    summary, and one warning line each on stderr."""
+    findings = history.diagnose(baseline)
+    if not findings:
+        print("diagnosis     no problem found (docs/diagnostics.md)")
+        return
+    for finding in findings:
+        print(f"diagnosis     {finding}")
+        print(f"{prog}: warning: {finding.problem}: {finding.evidence}", file=sys.stderr)
+
+
 # ------------------------------------------------------------------ data
+def _standardised(X):
+    """``(X_standardised, mean, scale)``: every column to mean 0 and standard
+    deviation 1 (``train`` and ``compare --csv``)."""
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    scale[scale == 0.0] = 1.0  # a constant column stays constant (zero)
+    return (X - mean) / scale, mean, scale
+
+
 def _accuracy(outputs, targets):
     return float(np.mean(np.argmax(outputs, axis=1) == np.argmax(targets, axis=1)))
 
@@ -131,8 +172,8 @@ def _compare_data(args):
         name, description = "digits", "embedded UCI handwritten digits, 8x8 pixels in [0, 1], one-hot targets"
     else:
         data = _csv.read_examples(args.csv, args.target, args.classify)
-        X, T, name = data.X, data.T, os.path.basename(args.csv)
-        description = f"targets {', '.join(data.targets)}" + (
+        X, T, name = _standardised(data.X)[0], data.T, os.path.basename(args.csv)
+        description = "inputs standardised, " + f"targets {', '.join(data.targets)}" + (
             f", {len(data.classes)} classes one-hot" if data.classes else ""
         )
     if args.examples is not None:
@@ -144,17 +185,16 @@ def _compare_data(args):
 
 def _run_compare(args):
     if args.plot is not None:
-        _check_out(args.plot, "--plot", reads=[args.csv] if args.csv else [])
-        try:
-            import matplotlib  # noqa: F401  (only checking that it is there)
-        except ImportError:
-            raise UsageError("--plot needs matplotlib: pip install 'bpcore[plot]'") from None
+        _check_plot(args.plot, "--plot", ("png",), reads=[args.csv] if args.csv else [])
     X, T, data = _compare_data(args)
     report = _compare.compare(
         X, T, hidden=args.hidden, dtype=args.dtype, epochs=args.epochs,
         learning_rate=args.lr, seed=args.seed, data=data, peers=args.peers,
     )
     print(json.dumps(report, indent=2) if args.json else _compare.render(report))
+    if not args.json:
+        for finding in report["findings"]:
+            print(f"{args.prog}: warning: {finding['problem']}: {finding['evidence']}", file=sys.stderr)
     if args.plot is not None:
         with model_io.atomic_write(args.plot) as f:
             _compare.plot(report, f)
@@ -164,15 +204,18 @@ def _run_compare(args):
 # ------------------------------------------------------------------ train
 def _run_train(args):
     _check_out(args.out, "--out", reads=[args.data])
+    plot_format = None
+    if args.plot is not None:
+        plot_format = _check_plot(args.plot, "--plot", ("png", "svg"), reads=[args.data], svg_by_matplotlib=True)
+        if os.path.abspath(args.plot) == os.path.abspath(args.out):
+            raise UsageError(f"--plot {args.plot} is the --out file")
     if args.patience is not None and args.val_split is None:
         raise UsageError("--patience needs --val-split: early stopping watches the validation error")
     data = _csv.read_examples(args.data, args.target, args.classify)
     metadata = {"inputs": data.inputs, "targets": data.targets, "classes": data.classes}
     X = data.X
     if args.standardize:
-        mean, scale = X.mean(axis=0), X.std(axis=0)
-        scale[scale == 0.0] = 1.0  # a constant column stays constant (zero)
-        X = (X - mean) / scale
+        X, mean, scale = _standardised(X)
         metadata.update(input_mean=mean, input_scale=scale)
     output_activation = args.output_activation or ("softmax" if data.classes else "identity")
     loss = args.loss or ("cross_entropy" if output_activation == "softmax" else "squared_error")
@@ -189,11 +232,48 @@ def _run_train(args):
     history = train(
         net, X_train, T_train, learning_rate=args.lr, epochs=args.epochs, momentum=args.momentum,
         loss=loss, batch_size=args.batch_size, validation=validation, patience=args.patience,
-        seed=args.seed, progress=sys.stderr.isatty(),
+        seed=args.seed, progress=sys.stderr.isatty(), diagnostics=True,
     )
     model_io.save(net, args.out, metadata=metadata)
+    if args.plot is not None:
+        with model_io.atomic_write(args.plot) as f:
+            _plot_training(history, net, loss, f, plot_format)
     _print_training_summary(args, data, net, loss, history, (X_train, T_train), validation)
+    _print_findings(history, args.prog, diagnostics.baseline_error(T_train, loss))
     return EXIT_OK
+
+
+def _plot_training(history, net, loss, f, fmt):
+    """Training and validation error per epoch, and the per-layer gradient
+    norms (when recorded), into the binary file ``f`` (matplotlib)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(6.4, 6.4), layout="constrained")
+    errors, norms = figure.subplots(2, 1, sharex=True)
+    epochs = range(1, history.epochs_run + 1)
+    errors.plot(epochs, history.train_error, "o-", markersize=3, label="training (summed over the epoch)")
+    if history.val_error:
+        errors.plot(epochs, history.val_error, "s--", markersize=3, label="validation (after the epoch)")
+    if history.best_epoch is not None:
+        errors.axvline(history.best_epoch, color="grey", linewidth=0.8, linestyle=":", label="best epoch")
+    if all(e > 0 for e in history.train_error + history.val_error):
+        errors.set_yscale("log")
+    errors.set_ylabel(f"{loss} (summed)")
+    errors.set_title(f"{'-'.join(map(str, net.layer_sizes))} network: error per epoch")
+    errors.legend()
+    if history.grad_norm:
+        for l in range(len(history.grad_norm[0])):
+            norms.plot(epochs, [row[l] for row in history.grad_norm], label=f"weight layer {l + 1}")
+        norms.set_yscale("log")
+        norms.legend()
+    else:
+        norms.text(0.5, 0.5, "gradient norms not recorded",
+                   ha="center", va="center", transform=norms.transAxes)
+    norms.set_ylabel("RMS of ‖∇W_l‖ = ‖δ_l‖·‖x_l‖")
+    norms.set_xlabel("epoch")
+    norms.xaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.savefig(f, format=fmt, dpi=100)
 
 
 def _print_training_summary(args, data, net, loss, history, training, validation):
@@ -312,8 +392,9 @@ def _prediction_summary(args, table, Y, outputs, classes):
 
 
 # ------------------------------------------------------------------ trace
-def _trace_spec(spec, where):
-    """The :class:`~bpcore.StepTrace` of a trace spec (a dict like LECTURE_EXAMPLE)."""
+def _trace_spec(spec, where, steps=1):
+    """The :class:`~bpcore.StepTrace` list of ``steps`` steps of a trace spec
+    (a dict like LECTURE_EXAMPLE)."""
     if not isinstance(spec, dict):
         raise UsageError(
             f"{where}: expected a JSON object with weights, biases, input, target, learning_rate"
@@ -328,18 +409,21 @@ def _trace_spec(spec, where):
             activation=spec.get("activation", "sigmoid"),
             output_activation=spec.get("output_activation", "sigmoid"),
         )
-        return trace_step(
+        return trace_steps(
             net, np.asarray(spec["input"], dtype=np.float64),
-            np.asarray(spec["target"], dtype=np.float64), spec["learning_rate"],
+            np.asarray(spec["target"], dtype=np.float64), spec["learning_rate"], steps,
         )
     except (TypeError, ValueError) as e:
         raise UsageError(f"{where}: {e}") from None
 
 
 def _run_trace(args):
+    plot_format = None
+    if args.plot is not None:
+        plot_format = _check_plot(args.plot, "--plot", PICTURE_FORMATS,
+                                  reads=[args.network] if args.network else [])
     if args.network is None:
         spec, where = LECTURE_EXAMPLE, "the lecture's example"
-        print("The lecture's worked example (§7), whose values are its Table 2\n")
     else:
         where = args.network
         with open(args.network, encoding="utf-8") as f:
@@ -347,7 +431,55 @@ def _run_trace(args):
                 spec = json.load(f)
             except (UnicodeDecodeError, ValueError, RecursionError) as e:
                 raise UsageError(f"{where} is not a JSON file: {e}") from None
-    print(_trace_spec(spec, where))
+    traces = _trace_spec(spec, where, args.steps)
+    if args.network is None:
+        print("The lecture's worked example (§7), whose values are its Table 2\n")
+    print(traces[0].format(args.digits))
+    if args.steps > 1:
+        print(_render_steps(traces, args.digits))
+    if args.plot is not None:
+        with model_io.atomic_write(args.plot) as f:
+            traces[-1].save_picture(f, plot_format)
+        print(f"\npicture of step {len(traces)} written to {args.plot}")
+    return EXIT_OK
+
+
+def _render_steps(traces, digits):
+    """The output and E after each of the repeated steps (step 0: before the first)."""
+    outputs = traces[0].layers[-1].units
+    width = max(11, digits + 7)
+    lines = ["", f"The same step repeated {len(traces)} times on this example",
+             f"{'step':>6}" + "".join(f"{f'o_{u}':>{width}}" for u in outputs) + f"{'E':>{width}}"]
+    rows = [(0, traces[0].output_before, traces[0].error_before)]
+    rows += [(n, trace.output_after, trace.error_after) for n, trace in enumerate(traces, start=1)]
+    for n, output, error in rows:
+        lines.append(f"{n:>6}" + "".join(f"{v:>{width}.{digits}g}" for v in output) + f"{error:>{width}.{digits}g}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ datasets
+def _run_datasets(args):
+    outs = [args.out] + ([args.test_out] if args.test_out else [])
+    for option, path in zip(("--out", "--test-out"), outs):
+        _check_out(path, option)
+    if args.test_out and os.path.abspath(args.test_out) == os.path.abspath(args.out):
+        raise UsageError(f"--test-out {args.test_out} is the --out file")
+    if args.test_fraction is not None and not args.test_out:
+        raise UsageError("--test-fraction needs --test-out: the file for the held-out rows")
+    X, y = datasets.load_digits()
+    header = [f"pixel{i}" for i in range(X.shape[1])] + ["digit"]
+    parts = [(args.out, X, y)]
+    if args.test_out:
+        X_train, X_test, y_train, y_test = datasets.train_test_split(
+            X, y, test_fraction=args.test_fraction or 0.2, seed=args.seed
+        )
+        parts = [(args.out, X_train, y_train), (args.test_out, X_test, y_test)]
+    for path, X_part, y_part in parts:
+        rows = [[*(f"{v:g}" for v in row), str(int(label))] for row, label in zip(X_part, y_part)]
+        with model_io.atomic_write(path, "w", newline="", encoding="utf-8") as f:
+            _csv.write_csv(f, header, rows)
+        print(f"wrote {len(rows)} rows of the UCI handwritten digits ({X.shape[1]} pixel columns in [0, 1] "
+              f"and the label column 'digit') to {path}")
     return EXIT_OK
 
 
@@ -462,6 +594,9 @@ def build_parser():
     train_cmd.add_argument("--patience", type=_positive_int, metavar="K",
                            help="stop when the validation error has not improved for K epochs "
                                 "(needs --val-split); the best epoch's weights are kept")
+    train_cmd.add_argument("--plot", metavar="CURVES.png",
+                           help="draw the training and validation error per epoch and the per-layer "
+                                "gradient norms into a .png or .svg file (needs matplotlib)")
 
     predict = _add_command(
         commands, "predict", "apply a saved model to a CSV file",
@@ -485,11 +620,36 @@ def build_parser():
         "A --network file is JSON: weights[l][j][i] is the weight from unit i of layer l to unit j "
         "of layer l+1, biases[l][j] the bias of that unit j, input and target the example, "
         "learning_rate η; activation and output_activation are optional (default sigmoid).",
-        "  bpcore trace\n  bpcore trace --network spec.json   # spec.json, the lecture's example:\n"
+        "  bpcore trace\n  bpcore trace --steps 5 --plot step.svg\n"
+        "  bpcore trace --network spec.json   # spec.json, the lecture's example:\n"
         f"  {json.dumps(LECTURE_EXAMPLE)}\n",
         _run_trace,
     )
     trace.add_argument("--network", metavar="SPEC.json", help="the network and example to trace")
+    trace.add_argument("--steps", type=_positive_int, default=1, metavar="N",
+                       help="repeat the step N times on the example and print the output and E after "
+                            "each (default 1)")
+    trace.add_argument("--digits", type=_bounded(int, lambda n: 1 <= n <= 17, "a whole number from 1 to 17"),
+                       default=5, metavar="D", help="significant digits of the printed values (default 5)")
+    trace.add_argument("--plot", metavar="STEP.svg",
+                       help="draw the (last) step as the lecture's Figure 3: a .svg file, or .png "
+                            "(needs matplotlib)")
+
+    data_cmd = _add_command(
+        commands, "datasets", "write an embedded data set as a CSV file",
+        "Write the embedded UCI handwritten digits (1797 examples of 8x8 pixels in [0, 1]) as a CSV "
+        "file with a header row: columns pixel0 … pixel63 and the label column 'digit'. With "
+        "--test-out, a random fraction of the rows (--test-fraction, default 0.2) goes to a second "
+        "file instead, for 'bpcore predict'.",
+        "  bpcore datasets digits --out digits.csv --test-out test.csv\n",
+        _run_datasets,
+    )
+    data_cmd.add_argument("name", choices=("digits",), help="the data set")
+    data_cmd.add_argument("--out", required=True, metavar="FILE.csv", help="where to write the rows")
+    data_cmd.add_argument("--test-out", metavar="FILE.csv", help="where to write the held-out rows")
+    data_cmd.add_argument("--test-fraction", type=_fraction, metavar="FRACTION",
+                          help="fraction of the rows held out for --test-out (default 0.2)")
+    data_cmd.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     return parser
 
 

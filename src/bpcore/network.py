@@ -408,6 +408,40 @@ class Network:
 
     __hash__ = None
 
+    def to_svg(self):
+        """A diagram of the network and its current weights (an SVG document,
+        a str), laid out as the lecture's Figure 3: inputs on the left, units
+        numbered as the lecture numbers them, each connection labelled with its
+        weight w_ji and coloured by its sign (blue positive, red negative), as
+        wide as it is large; biases above their units. Layers of more than 8
+        units are drawn without labels."""
+        from . import _picture
+
+        self._sync()
+        weights, biases, num = self.weights, self.biases, _picture.number
+        kinds = [self.activation] * (len(self.layer_sizes) - 2) + [self.output_activation]
+
+        def edge_title(l, j, i):
+            return f"w_ji from unit {i + 1} of layer {l} to unit {j + 1} of layer {l + 1}: {float(weights[l][j, i])!r}"
+
+        sizes = "-".join(str(n) for n in self.layer_sizes)
+        picture = _picture.network_picture(
+            self.layer_sizes,
+            unit_lines=lambda c, j: ["input"] if c == 0 else [kinds[c - 1]],
+            bias_text=lambda l, j: f"b {num(biases[l][j])}",
+            edge_text=lambda l, j, i: num(weights[l][j, i]),
+            edge_title=edge_title,
+            edge_change=lambda l, j, i: float(weights[l][j, i]),
+            unit_title=lambda c, j: f"layer {c}, unit {j + 1}",
+            header=[f"Network {sizes}: {self.activation} hidden units, {self.output_activation} outputs, "
+                    f"{self.dtype.name}"],
+            legend=["connections: w_ji; blue = positive, red = negative; width grows with |w_ji|"],
+        )
+        return picture.svg()
+
+    def _repr_svg_(self):  # Jupyter shows the diagram inline
+        return self.to_svg()
+
     def __repr__(self):
         sizes = "-".join(str(n) for n in self.layer_sizes)
         return (

@@ -180,6 +180,10 @@ class _ReferenceRunner:
         # leaves either the state before a step or the state after it.
         layers = _read_layers(net)
         self.state = (layers, _zeros_like(layers))
+        # With diagnostics: per epoch, Σ_d ‖δ_l‖²·‖x_l‖² per weight layer, then the
+        # saturated outputs per hidden layer (``_training.record_diagnostics``).
+        self.diagnostics = [0.0] * (2 * len(layers)) if self.options["diagnostics"] else None
+        self.saturated = _training.SATURATED[self.activation]
 
     def run_epoch(self, order):
         opts = self.options
@@ -195,6 +199,8 @@ class _ReferenceRunner:
                 nets, outputs = forward(layers, x, self.activation, self.output_activation)
                 E += example_error(nets[-1], outputs[-1], t, loss, self.output_activation)
                 deltas = backward(layers, outputs, t, loss, self.activation, self.output_activation)
+                if self.diagnostics is not None:
+                    self._add_diagnostics(deltas, outputs)
                 for (gW, gb), delta_j, x_ji in zip(gradient, deltas, outputs):
                     for j, d_j in enumerate(delta_j):
                         gb[j] += d_j
@@ -209,6 +215,15 @@ class _ReferenceRunner:
                 opts["weight_decay"], opts["max_grad_norm"],
             )
         return E
+
+    def _add_diagnostics(self, deltas, outputs):
+        """One example's share of the diagnostics: the weight gradient of layer l
+        is the outer product δ_l x_lᵀ, whose Euclidean norm is ‖δ_l‖·‖x_l‖."""
+        L = len(deltas)
+        for l, (delta_j, x_ji) in enumerate(zip(deltas, outputs)):
+            self.diagnostics[l] += sum(d * d for d in delta_j) * sum(x * x for x in x_ji)
+        for l in range(L - 1):
+            self.diagnostics[L + l] += sum(1 for o in outputs[l + 1] if self.saturated(o))
 
     def error(self, X, T):
         return _summed_error(self.state[0], X.tolist(), T.tolist(), self.options["loss"],
