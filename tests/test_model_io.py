@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import bpcore
-from bpcore import ModelFormatError, Network, model_io
+from bpcore import ModelFormatError, Network, _fileio, model_io
 
 HIDDEN = ("sigmoid", "tanh", "relu")
 OUTPUT = ("sigmoid", "identity", "softmax")
@@ -410,7 +410,7 @@ def test_failed_rename_leaves_the_old_file(saved, monkeypatch):
     def broken_replace(source, target):
         raise PermissionError("no")
 
-    monkeypatch.setattr(model_io.os, "replace", broken_replace)
+    monkeypatch.setattr(_fileio.os, "replace", broken_replace)
     with pytest.raises(PermissionError):
         Network((2, 1), seed=0).save(path)
     assert path.read_bytes() == before
@@ -431,7 +431,7 @@ def test_a_successful_save_replaces_the_file_and_fsyncs(saved, monkeypatch):
     _, path, _ = saved
     synced = []
     real_fsync = os.fsync
-    monkeypatch.setattr(model_io.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    monkeypatch.setattr(_fileio.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
     other = Network((2, 3, 1), seed=5)
     other.save(path)
     assert bpcore.load(path) == other
@@ -460,7 +460,7 @@ def test_new_files_get_the_usual_permissions(tmp_path):
 
 def test_atomic_write_text_mode(tmp_path):
     path = tmp_path / "out.csv"
-    with model_io.atomic_write(path, "w", encoding="utf-8", newline="") as f:
+    with _fileio.atomic_write(path, "w", encoding="utf-8", newline="") as f:
         f.write("a,b\n1,2\n")
         assert not path.exists()  # nothing appears until the block ends
     assert path.read_text(encoding="utf-8") == "a,b\n1,2\n"

@@ -14,7 +14,7 @@ from ._training import History
 from ._version import __version__
 from .compiled import total_error, train
 from .errors import DivergenceError, ModelFormatError
-from .model_io import load
+from .model_io import load, save
 from .network import Network
 from .parallel import train_many
 from .trace import StepTrace, trace_step
@@ -31,6 +31,7 @@ __all__ = [
     "StepTrace",
     "DivergenceError",
     "ModelFormatError",
+    "save",
     "load",
     "kernel_variant",
     "__version__",

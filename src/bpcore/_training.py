@@ -1,23 +1,34 @@
-"""What both trainers share: the options of ``train`` and their checks, the
-``History`` they return, and the epoch loop with its stopping rules (§9.1).
+"""What both trainers share: the options of ``train`` (one table: default,
+constraint, documentation), their checks, the ``History`` they return, and the
+epoch loop with its stopping rules (§9.1).
 
-A trainer supplies only a *runner*, which owns the parameters while training
-and knows how to run one epoch over a given example order:
+Each trainer defines its public ``train`` as an ordinary function whose
+signature repeats the table's defaults (checked at import by
+:func:`train_function`) and whose body is ``fit(runner_class, net, X, T,
+locals())``. It supplies only a *runner*, which owns the parameters while
+training and knows how to run one epoch over a given example order:
 
     runner.run_epoch(order) -> float   training error of the epoch (summed loss)
     runner.error(X, T) -> float        summed loss on other data (validation)
     runner.snapshot() -> object        a copy of the current parameters
     runner.restore(snapshot)           go back to a snapshot
-    runner.finite() -> bool            are all parameters finite?
-    runner.commit()                    make the network hold the current parameters
-    runner.permute(order, seed)        optional: fill ``order`` with
-                                       ``ordering.permutation(len(order), seed)``, faster
+    runner.finite() -> bool            are all parameters finite (and, for a
+                                       float32 network, within float32's range)?
+    runner.commit()                    make the network hold the current
+                                       parameters: before every callback, and
+                                       once when training ends, however it ends
+    runner.reload()                    take the network's parameter buffer as the
+                                       current parameters, after a callback
+                                       (which may have changed them; the loop has
+                                       already brought arrays it put into
+                                       net.weights / net.biases into the buffer)
 
 ``runner.run_epoch`` must leave the parameters consistent (after the last
 completed example or mini-batch) when it is interrupted.
 """
 
 import dataclasses
+import inspect
 import math
 import numbers
 import sys
@@ -35,28 +46,122 @@ from ._validation import (
     validate_params,
 )
 from .errors import DivergenceError
+from .network import check_network
 from .ordering import ExampleOrder
 
-__all__ = ["History", "TRAIN_CONSTRAINTS", "TrainSetup", "prepare", "run", "record_diagnostics"]
+__all__ = [
+    "History",
+    "OPTIONS",
+    "TRAIN_CONSTRAINTS",
+    "TRAIN_DEFAULTS",
+    "TrainSetup",
+    "fit",
+    "prepare",
+    "run",
+    "train_function",
+    "record_diagnostics",
+]
 
 _Real, _Int = numbers.Real, numbers.Integral
 
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One option of ``train``: its default, its constraint (None: checked by
+    :func:`prepare` itself) and its entry in the docstring (``kind`` after the
+    name, then ``doc``)."""
+
+    default: object
+    constraint: object
+    kind: str
+    doc: str
+
+
+# The one table of train's options, in signature order. Both trainers' ``def
+# train`` repeat these defaults (train_function checks them at import), the
+# docstrings' Parameters section is built from it, and train_many /
+# train_hogwild take their option names and defaults from it.
+OPTIONS = {
+    "learning_rate": Option(
+        0.1, Interval(_Real, 0, None, closed="neither"), "float > 0",
+        "η of the lecture: Δw_ji = η δ_j x_ji.",
+    ),
+    "epochs": Option(
+        1, Interval(_Int, 1, None, closed="left"), "int >= 1",
+        "Passes over the data (§9.1, stopping rule 1).",
+    ),
+    "shuffle": Option(
+        True, Boolean(), "bool",
+        "Visit the examples in a fresh random order every epoch (False: given order).",
+    ),
+    "seed": Option(
+        None, Interval(_Int, 0, None, closed="left", allow_none=True), "int or None",
+        "Seed of the example order; the same seed gives both trainers the same order.",
+    ),
+    "momentum": Option(
+        0.0, Interval(_Real, 0, 1, closed="left"), "float in [0, 1)",
+        "α in Δw(n) = η δ x + α Δw(n−1), for weights and biases.",
+    ),
+    "loss": Option(
+        "squared_error", OneOf(*_names.LOSSES), "{" + ", ".join(f'"{n}"' for n in _names.LOSSES) + "}",
+        "``\"squared_error\"`` is the lecture's E; ``\"cross_entropy\"`` is binary\n"
+        "cross-entropy for sigmoid outputs and categorical for softmax outputs\n"
+        "(both give the output delta δ_k = t_k − o_k; with softmax outputs each\n"
+        "row of T must therefore sum to 1).",
+    ),
+    "batch_size": Option(
+        1, Interval(_Int, 1, None, closed="left"), "int >= 1",
+        "1 is the lecture's per-example SGD; larger values average the gradient\n"
+        "over mini-batches of that many examples (the last one may be smaller).",
+    ),
+    "weight_decay": Option(
+        0.0, Interval(_Real, 0, None, closed="left"), "float >= 0",
+        "L2 penalty λ on the weights (not the biases): Δw = η (δ x − λ w) + α Δw(n−1).",
+    ),
+    "max_grad_norm": Option(
+        None, Interval(_Real, 0, None, closed="neither", allow_none=True), "float > 0 or None",
+        "Clip the gradient of each step to this Euclidean norm (over all weights\n"
+        "and biases) before the update.",
+    ),
+    "target_error": Option(
+        None, Interval(_Real, 0, None, closed="left", allow_none=True), "float >= 0 or None",
+        "Stop once an epoch's training error falls below it (§9.1, rule 3).",
+    ),
+    "validation": Option(
+        None, None, "(X_val, T_val) or None",
+        "Data whose error is recorded after every epoch (§9.1, rule 2).",
+    ),
+    "patience": Option(
+        None, Interval(_Int, 1, None, closed="left", allow_none=True), "int >= 1 or None",
+        "With ``validation``: stop when the validation error has not improved for\n"
+        "this many epochs (§9.1, rule 4).",
+    ),
+    "restore_best": Option(
+        True, Boolean(), "bool",
+        "With ``validation``: end with the weights of the epoch with the lowest\n"
+        "validation error.",
+    ),
+    "callback": Option(
+        None, Callable(), "callable(epoch, history) or None",
+        "Called after every epoch (epochs count from 1), with the network holding\n"
+        "that epoch's weights; changes it makes to them are trained on. Returning\n"
+        "``False`` stops training (``None`` continues).",
+    ),
+    "progress": Option(
+        False, Boolean(), "bool",
+        "Show a progress bar over epochs (tqdm if installed).",
+    ),
+    "diagnostics": Option(
+        False, Boolean(), "bool",
+        "Record ``History.grad_norm`` and ``History.saturation`` every epoch\n"
+        "(off by default: counting per example slows the compiled trainer by more\n"
+        "than 3%). ``History.diagnose()`` uses them (docs/diagnostics.md).",
+    ),
+}
+
+TRAIN_DEFAULTS = {name: option.default for name, option in OPTIONS.items()}
 TRAIN_CONSTRAINTS = {
-    "learning_rate": Interval(_Real, 0, None, closed="neither"),
-    "epochs": Interval(_Int, 1, None, closed="left"),
-    "shuffle": Boolean(),
-    "seed": Interval(_Int, 0, None, closed="left", allow_none=True),
-    "momentum": Interval(_Real, 0, 1, closed="left"),
-    "loss": OneOf(*_names.LOSSES),
-    "batch_size": Interval(_Int, 1, None, closed="left"),
-    "weight_decay": Interval(_Real, 0, None, closed="left"),
-    "max_grad_norm": Interval(_Real, 0, None, closed="neither", allow_none=True),
-    "target_error": Interval(_Real, 0, None, closed="left", allow_none=True),
-    "patience": Interval(_Int, 1, None, closed="left", allow_none=True),
-    "restore_best": Boolean(),
-    "callback": Callable(),
-    "progress": Boolean(),
-    "diagnostics": Boolean(),
+    name: option.constraint for name, option in OPTIONS.items() if option.constraint is not None
 }
 
 
@@ -147,30 +252,33 @@ def record_diagnostics(history, buffer, n_examples, layer_sizes):
 class TrainSetup:
     """Checked options and data, ready for a runner."""
 
+    net: object
     X: object
     T: object
     X_val: object
     T_val: object
     options: dict
-    layer_sizes: tuple = ()
 
 
-def check_network(net):
-    from .network import Network
-
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
+# |Σ_k t_k − 1| allowed in a target row for softmax with cross-entropy (see
+# docs/algorithm.md, "Softmax targets"): ten times what rounding a normalised
+# row to float32 can cost, far below any target that is not meant to sum to 1.
+ROW_SUM_TOLERANCE = 1e-6
 
 
 def check_targets(net, loss, T, name="T"):
-    """Targets the loss can be computed for: probabilities for cross-entropy;
-    for squared error, small enough that ½(t − o)² does not overflow."""
+    """Targets the loss can be computed for and trained on: probabilities for
+    cross-entropy, summing to 1 per row for softmax outputs (their output delta
+    δ_k = t_k − o_k is the gradient only then); for squared error, small enough
+    that ½(t − o)² does not overflow."""
     if loss == "cross_entropy":
         if (T < 0).any() or (T > 1).any():
             raise ValueError(
                 f"loss='cross_entropy' needs targets in [0, 1] (class probabilities); "
                 f"{name} has values in [{T.min()}, {T.max()}]"
             )
+        if net.output_activation == "softmax":
+            _check_row_sums(T, name)
         return
     limit = np.sqrt(np.finfo(net.dtype).max) / 4
     largest = np.abs(T).max()
@@ -178,6 +286,20 @@ def check_targets(net, loss, T, name="T"):
         raise ValueError(
             f"{name} has targets up to {largest:.3g} in magnitude: their squared error overflows "
             f"{net.dtype.name}. Scale the targets to below {limit:.3g} (standardise them)."
+        )
+
+
+def _check_row_sums(T, name):
+    sums = T.sum(axis=1, dtype=np.float64)  # exact enough for the test whatever T's dtype
+    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOLERANCE)
+    if bad.size:
+        shown = ", ".join(f"{i} (sums to {sums[i]:.9g})" for i in bad[:5])
+        more = f", … ({bad.size} rows in all)" if bad.size > 5 else ""
+        raise ValueError(
+            f"softmax outputs with loss='cross_entropy' need each row of {name} to sum to 1 "
+            f"(a probability distribution over the classes, within {ROW_SUM_TOLERANCE:g}); "
+            f"rows {shown}{more} do not. Normalise the rows, or use sigmoid outputs for "
+            "targets that are independent probabilities (multi-label)"
         )
 
 
@@ -211,7 +333,7 @@ def prepare(net, X, T, options):
     # Data that is (a view of) the network's own parameters would change under
     # the kernels' feet while they train: give them a copy.
     X, T = (a.copy() if np.shares_memory(a, net._params) else a for a in (X, T))
-    return TrainSetup(X, T, X_val, T_val, opts, net.layer_sizes)
+    return TrainSetup(net, X, T, X_val, T_val, opts)
 
 
 def prepare_error(net, X, T, loss, dtype=None):
@@ -281,8 +403,8 @@ def run(setup, runner):
                 runner.restore(last_good)
                 history.stop_reason = "diverged"
                 raise DivergenceError(
-                    f"training diverged in epoch {epoch}: the training error became "
-                    f"{error!r}. The network holds the weights after epoch {epoch - 1}; "
+                    f"training diverged in epoch {epoch}: {_what_diverged(error, setup)}. "
+                    f"The network holds the weights after epoch {epoch - 1}; "
                     f"try a smaller learning_rate (it was {opts['learning_rate']!r}) "
                     "or set max_grad_norm.",
                     epoch=epoch,
@@ -291,7 +413,7 @@ def run(setup, runner):
             history.train_error.append(error)
             history.epochs_run = epoch
             if opts["diagnostics"]:
-                record_diagnostics(history, runner.diagnostics, setup.X.shape[0], setup.layer_sizes)
+                record_diagnostics(history, runner.diagnostics, setup.X.shape[0], setup.net.layer_sizes)
             last_good = runner.snapshot()
             if setup.X_val is not None:
                 val = runner.error(setup.X_val, setup.T_val)
@@ -308,7 +430,9 @@ def run(setup, runner):
                 and epoch - (history.best_epoch or 0) >= opts["patience"]
             ):
                 history.stop_reason = "early_stopping"
-            elif opts["callback"] is not None and opts["callback"](epoch, history) is False:
+            elif opts["callback"] is not None and _call_back(
+                opts["callback"], epoch, history, setup, runner, last_good
+            ) is False:
                 history.stop_reason = "callback"
             if history.stop_reason is not None:
                 break
@@ -322,106 +446,116 @@ def run(setup, runner):
     return history
 
 
-def make_train(runner_class, module, doc):
-    """The public ``train`` function of a trainer: one signature for both."""
-
-    def train(
-        net,
-        X,
-        T,
-        *,
-        learning_rate=0.1,
-        epochs=1,
-        shuffle=True,
-        seed=None,
-        momentum=0.0,
-        loss="squared_error",
-        batch_size=1,
-        weight_decay=0.0,
-        max_grad_norm=None,
-        target_error=None,
-        validation=None,
-        patience=None,
-        restore_best=True,
-        callback=None,
-        progress=False,
-        diagnostics=False,
-    ):
-        given = locals()
-        options = {name: given[name] for name in (*TRAIN_CONSTRAINTS, "validation")}
-        check_network(net)
-        with net._exclusive():  # before prepare: it adopts hand-replaced weights
-            setup = prepare(net, X, T, options)
-            return run(setup, runner_class(net, setup))
-
-    train.__module__ = module
-    train.__doc__ = doc + TRAIN_OPTIONS_DOC
-    return train
+def _what_diverged(error, setup):
+    """What became non-finite in an epoch: the loss, or (with a finite loss)
+    the parameters."""
+    if not math.isfinite(error):
+        return f"the training error became {error!r}"
+    return (
+        f"some weights or biases became NaN or too large for {setup.X.dtype.name} "
+        f"(the training error, {error!r}, was finite)"
+    )
 
 
-TRAIN_OPTIONS_DOC = """
-    Parameters
-    ----------
-    net : Network
-        Trained in place.
-    X : array-like of shape (n_examples, n_inputs)
-    T : array-like of shape (n_examples, n_outputs), or (n_examples,) for one output
-    learning_rate : float > 0
-        η of the lecture: Δw_ji = η δ_j x_ji.
-    epochs : int >= 1
-        Passes over the data (§9.1, stopping rule 1).
-    shuffle : bool
-        Visit the examples in a fresh random order every epoch (False: given order).
-    seed : int or None
-        Seed of the example order; the same seed gives both trainers the same order.
-    momentum : float in [0, 1)
-        α in Δw(n) = η δ x + α Δw(n−1), for weights and biases.
-    loss : {"squared_error", "cross_entropy"}
-        ``"squared_error"`` is the lecture's E; ``"cross_entropy"`` is binary
-        cross-entropy for sigmoid outputs and categorical for softmax outputs
-        (both give the output delta δ_k = t_k − o_k).
-    batch_size : int >= 1
-        1 is the lecture's per-example SGD; larger values average the gradient
-        over mini-batches of that many examples (the last one may be smaller).
-    weight_decay : float >= 0
-        L2 penalty λ on the weights (not the biases): Δw = η (δ x − λ w) + α Δw(n−1).
-    max_grad_norm : float > 0 or None
-        Clip the gradient of each step to this Euclidean norm (over all weights
-        and biases) before the update.
-    target_error : float >= 0 or None
-        Stop once an epoch's training error falls below it (§9.1, rule 3).
-    validation : (X_val, T_val) or None
-        Data whose error is recorded after every epoch (§9.1, rule 2).
-    patience : int >= 1 or None
-        With ``validation``: stop when the validation error has not improved for
-        this many epochs (§9.1, rule 4).
-    restore_best : bool
-        With ``validation``: end with the weights of the epoch with the lowest
-        validation error.
-    callback : callable(epoch, history) or None
-        Called after every epoch (epochs count from 1); returning ``False`` stops
-        training (``None`` continues).
-    progress : bool
-        Show a progress bar over epochs (tqdm if installed).
-    diagnostics : bool
-        Record ``History.grad_norm`` and ``History.saturation`` every epoch
-        (off by default: counting per example slows the compiled trainer by more
-        than 3%). ``History.diagnose()`` uses them (docs/diagnostics.md).
+def _call_back(callback, epoch, history, setup, runner, last_good):
+    """Call ``callback(epoch, history)`` with the network holding the current
+    weights, then go on from whatever weights it left there (a max-norm
+    constraint, say). Weights it made non-finite end training like a
+    divergence, with the weights as they were before it ran."""
+    runner.commit()
+    answer = callback(epoch, history)
+    try:  # arrays it put into net.weights / net.biases go into the buffer, checked
+        setup.net._adopt_replaced()
+    except ValueError as error:
+        raise ValueError(f"the callback of epoch {epoch} changed the network: {error}") from None
+    runner.reload()
+    if not runner.finite():
+        runner.restore(last_good)
+        raise DivergenceError(
+            f"the callback of epoch {epoch} left NaN or infinity in the network's weights or "
+            f"biases. The network holds the weights after epoch {epoch}, as they were before "
+            "the callback ran.",
+            epoch=epoch,
+            history=history,
+        )
+    return answer
 
-    Returns
-    -------
-    History
 
-    Raises
-    ------
-    ValueError, TypeError
-        For bad arguments, before any weight changes.
-    DivergenceError
-        When the training error becomes NaN or infinite; the network then holds
-        the weights of the last finite epoch.
-    RuntimeError
-        When another thread is training the same network.
-    KeyboardInterrupt
-        The network holds the weights after the last completed example (or
-        mini-batch).
+def fit(runner_class, net, X, T, given):
+    """The body of both trainers' ``train``: check everything, then run the
+    epoch loop with a ``runner_class(net, setup)``. ``given`` holds the
+    options by name (the caller's ``locals()``; other names are ignored)."""
+    options = {name: given[name] for name in OPTIONS}
+    check_network(net)
+    with net._exclusive():  # before prepare: it adopts hand-replaced weights
+        setup = prepare(net, X, T, options)
+        return run(setup, runner_class(net, setup))
+
+
+def _parameters_doc():
+    """The Parameters, Returns and Raises sections of ``train``'s docstring,
+    built from :data:`OPTIONS` (indented for a docstring of a module-level
+    function)."""
+    lines = [
+        "Parameters",
+        "----------",
+        "net : Network",
+        "    Trained in place.",
+        "X : array-like of shape (n_examples, n_inputs)",
+        "T : array-like of shape (n_examples, n_outputs), or (n_examples,) for one output",
+    ]
+    for name, option in OPTIONS.items():
+        lines.append(f"{name} : {option.kind}")
+        lines.extend("    " + line for line in option.doc.splitlines())
+    lines += _RETURNS_RAISES.splitlines()
+    return "\n".join(("    " + line).rstrip() for line in lines) + "\n"
+
+
+_RETURNS_RAISES = """
+Returns
+-------
+History
+
+Raises
+------
+ValueError, TypeError
+    For bad arguments, before any weight changes.
+DivergenceError
+    When the training error or a weight or bias becomes NaN or infinite (or
+    leaves the range of a float32 network), also when a callback makes a
+    weight so; the network then holds the weights of the last finite epoch.
+RuntimeError
+    When another thread is training the same network.
+KeyboardInterrupt
+    The network holds the weights after the last completed example (or
+    mini-batch).
 """
+
+PARAMETERS_DOC = _parameters_doc()
+
+
+def _same_default(a, b):
+    return type(a) is type(b) and a == b
+
+
+def train_function(train):
+    """Decorator of each trainer's public ``def train``: checks (at import) that
+    its signature is ``(net, X, T, *, <the options of OPTIONS, in order, with
+    their defaults>)`` and appends the Parameters section built from OPTIONS to
+    its docstring, so both trainers document the same options in the same
+    words."""
+    parameters = list(inspect.signature(train).parameters.values())
+    positional = [p.name for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    keywords = {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    if (
+        positional != ["net", "X", "T"]
+        or len(parameters) != 3 + len(OPTIONS)
+        or list(keywords) != list(OPTIONS)
+        or not all(_same_default(keywords[name], TRAIN_DEFAULTS[name]) for name in OPTIONS)
+    ):
+        raise TypeError(
+            f"{train.__module__}.train's signature does not match _training.OPTIONS: "
+            f"{inspect.signature(train)}"
+        )
+    train.__doc__ = train.__doc__.rstrip() + "\n\n" + PARAMETERS_DOC
+    return train

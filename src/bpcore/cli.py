@@ -22,7 +22,7 @@ import textwrap
 
 import numpy as np
 
-from . import _compare, _csv, compiled, datasets, diagnostics, model_io
+from . import _compare, _csv, _fileio, datasets, diagnostics, model_io
 from ._dispatch import variant
 from ._names import HIDDEN_ACTIVATIONS, INITS, LOSSES, OUTPUT_ACTIVATIONS
 from ._version import __version__
@@ -196,7 +196,7 @@ def _run_compare(args):
         for finding in report["findings"]:
             print(f"{args.prog}: warning: {finding['problem']}: {finding['evidence']}", file=sys.stderr)
     if args.plot is not None:
-        with model_io.atomic_write(args.plot) as f:
+        with _fileio.atomic_write(args.plot) as f:
             _compare.plot(report, f)
     return EXIT_OK if report["agree"] else EXIT_FAILED
 
@@ -212,11 +212,11 @@ def _run_train(args):
     if args.patience is not None and args.val_split is None:
         raise UsageError("--patience needs --val-split: early stopping watches the validation error")
     data = _csv.read_examples(args.data, args.target, args.classify)
-    metadata = {"inputs": data.inputs, "targets": data.targets, "classes": data.classes}
-    X = data.X
+    X, standardisation = data.X, None
     if args.standardize:
         X, mean, scale = _standardised(X)
-        metadata.update(input_mean=mean, input_scale=scale)
+        standardisation = (mean, scale)
+    metadata = model_io.column_metadata(data.inputs, data.targets, data.classes, standardisation)
     output_activation = args.output_activation or ("softmax" if data.classes else "identity")
     loss = args.loss or ("cross_entropy" if output_activation == "softmax" else "squared_error")
     net = Network(
@@ -236,7 +236,7 @@ def _run_train(args):
     )
     model_io.save(net, args.out, metadata=metadata)
     if args.plot is not None:
-        with model_io.atomic_write(args.plot) as f:
+        with _fileio.atomic_write(args.plot) as f:
             _plot_training(history, net, loss, f, plot_format)
     _print_training_summary(args, data, net, loss, history, (X_train, T_train), validation)
     _print_findings(history, args.prog, diagnostics.baseline_error(T_train, loss))
@@ -309,45 +309,14 @@ def _print_training_summary(args, data, net, loss, history, training, validation
 
 
 # ------------------------------------------------------------------ predict
-def _model_columns(net, metadata, where):
-    """(input names or None, output names, classes or None, standardisation or
-    None) from a model's metadata, checked against the network."""
-
-    def names(value, count):
-        return isinstance(value, list) and len(value) == count and all(isinstance(v, str) for v in value)
-
-    def bad(what):
-        sizes = "-".join(map(str, net.layer_sizes))
-        return UsageError(f"{where}: the model's {what} do not fit its {sizes} network")
-
-    inputs, classes = metadata.get("inputs"), metadata.get("classes")
-    if inputs is None:  # a model saved from Python: columns in file order
-        return None, [f"output_{k}" for k in range(1, net.n_outputs + 1)], None, None
-    targets = metadata.get("targets")
-    if not names(inputs, net.n_inputs):
-        raise bad("input column names")
-    if classes is not None and not (names(classes, net.n_outputs) and names(targets, 1)):
-        raise bad("class names")
-    if classes is None and not names(targets, net.n_outputs):
-        raise bad("target column names")
-    outputs = [targets[0], *(f"prob_{c}" for c in classes)] if classes else targets
-    mean, scale = metadata.get("input_mean"), metadata.get("input_scale")
-    if mean is None and scale is None:
-        return inputs, outputs, classes, None
-    shape = (net.n_inputs,)
-    for array in (mean, scale):
-        if not isinstance(array, np.ndarray) or array.shape != shape:
-            raise bad("input standardisation arrays")
-    if (scale <= 0).any():
-        raise bad("input standardisation arrays")
-    return inputs, outputs, classes, (mean, scale)
-
-
 def _run_predict(args):
     if args.out is not None:
         _check_out(args.out, "--out", reads=[args.model, args.data])
     net, metadata = model_io.load_with_metadata(args.model)
-    inputs, outputs, classes, standardisation = _model_columns(net, metadata, args.model)
+    columns = model_io.read_columns(net, metadata, args.model)
+    inputs, outputs, classes, standardisation = (
+        columns.inputs, columns.outputs, columns.classes, columns.standardisation
+    )
     table = _csv.read_csv(args.data)
     if inputs is None:
         if len(table.names) != net.n_inputs:
@@ -372,7 +341,7 @@ def _run_predict(args):
     if args.out is None:
         _csv.write_csv(sys.stdout, outputs, rows)
     else:
-        with model_io.atomic_write(args.out, "w", newline="", encoding="utf-8") as f:
+        with _fileio.atomic_write(args.out, "w", newline="", encoding="utf-8") as f:
             _csv.write_csv(f, outputs, rows)
     print(summary, file=sys.stderr)
     return EXIT_OK
@@ -438,7 +407,7 @@ def _run_trace(args):
     if args.steps > 1:
         print(_render_steps(traces, args.digits))
     if args.plot is not None:
-        with model_io.atomic_write(args.plot) as f:
+        with _fileio.atomic_write(args.plot) as f:
             traces[-1].save_picture(f, plot_format)
         print(f"\npicture of step {len(traces)} written to {args.plot}")
     return EXIT_OK
@@ -476,7 +445,7 @@ def _run_datasets(args):
         parts = [(args.out, X_train, y_train), (args.test_out, X_test, y_test)]
     for path, X_part, y_part in parts:
         rows = [[*(f"{v:g}" for v in row), str(int(label))] for row, label in zip(X_part, y_part)]
-        with model_io.atomic_write(path, "w", newline="", encoding="utf-8") as f:
+        with _fileio.atomic_write(path, "w", newline="", encoding="utf-8") as f:
             _csv.write_csv(f, header, rows)
         print(f"wrote {len(rows)} rows of the UCI handwritten digits ({X.shape[1]} pixel columns in [0, 1] "
               f"and the label column 'digit') to {path}")

@@ -105,18 +105,48 @@ class _KernelRunner:
     def commit(self):
         """Nothing to do: the kernels train the network's own buffer."""
 
+    def reload(self):
+        """Nothing to do: the kernels train the network's own buffer, so a
+        callback's changes to it are already the current parameters."""
 
-train = _training.make_train(
-    _KernelRunner,
-    "bpcore",
+
+@_training.train_function
+def train(
+    net,
+    X,
+    T,
+    *,
+    learning_rate=0.1,
+    epochs=1,
+    shuffle=True,
+    seed=None,
+    momentum=0.0,
+    loss="squared_error",
+    batch_size=1,
+    weight_decay=0.0,
+    max_grad_norm=None,
+    target_error=None,
+    validation=None,
+    patience=None,
+    restore_best=True,
+    callback=None,
+    progress=False,
+    diagnostics=False,
+):
     """Train ``net`` in place with backpropagation, on the compiled kernels.
 
     A drop-in for :func:`bpcore.reference.train`: same signature, same results
     (float64 within 1e-12), many times faster. The kernels release the GIL, so
     other threads (or other networks trained in them) run meanwhile. A
     C-contiguous ``X``/``T`` of the network's dtype is used without a copy.
-""",
-)
+
+    The options (defaults, checks and the Parameters section below) are one
+    table, ``bpcore._training.OPTIONS``, shared with the reference trainer.
+    """
+    return _training.fit(_KernelRunner, net, X, T, locals())
+
+
+train.__module__ = "bpcore"  # documented, pickled and shown by help() as bpcore.train
 
 
 def total_error(net, X, T, *, loss="squared_error"):

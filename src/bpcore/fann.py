@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import ModelFormatError
-from .model_io import atomic_write
+from ._fileio import atomic_write
 from .network import Network
 
 __all__ = ["load", "load_with_scale", "save", "FannScale", "FannFormatError"]

@@ -1,89 +1,37 @@
-"""Saving and loading networks: bpcore's versioned ``.npz`` model format.
+"""Saving and loading networks (``bpcore.save``, ``bpcore.load``), and the
+metadata that the command line keeps in a model.
 
-A model file is an ordinary NumPy ``.npz`` archive (a zip of ``.npy`` arrays)
-holding only plain numeric arrays, so it is read with ``allow_pickle=False``
-and loading one never runs code. Its entries (see ``docs/model-format.md``):
-
-    header         uint8 array: UTF-8 JSON text (format name and version,
-                   layer sizes, activations, dtype, bpcore version, metadata)
-    weights_<l>    weights[l], shape (n_{l+1}, n_l), the network's dtype
-    biases_<l>     biases[l], shape (n_{l+1},), the network's dtype
-    metadata_<k>   optional named float arrays (e.g. input standardisation)
-
-Everything read from a file is checked against the header before a network is
-built; any mismatch is a :class:`~bpcore.ModelFormatError` naming the problem.
-Files are written atomically (:func:`atomic_write`).
+The file format itself (its entries, its header and every check made on
+reading) is :mod:`bpcore._model_format`, described in ``docs/model-format.md``;
+this module turns a :class:`~bpcore.Network` into a file and back. Files are
+written atomically (:func:`bpcore._fileio.atomic_write`).
 """
 
-import contextlib
-import json
-import os
-import re
-import secrets
+import dataclasses
 
 import numpy as np
 
-from . import _names
-from ._version import __version__
+from . import _model_format
+from ._model_format import FORMAT_NAME, FORMAT_VERSION
 from .errors import ModelFormatError
-from .network import Network
+from .network import Network, check_network
 
-__all__ = ["save", "load", "load_with_metadata", "atomic_write", "FORMAT_NAME", "FORMAT_VERSION"]
-
-FORMAT_NAME = "bpcore-model"
-FORMAT_VERSION = 1
-
-_ZIP_MAGIC = b"PK\x03\x04"
-_ARRAY_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
-_REQUIRED = ("layer_sizes", "activation", "output_activation", "dtype")
-
-
-# ------------------------------------------------------------------ atomic writes
-@contextlib.contextmanager
-def atomic_write(path, mode="wb", **open_kwargs):
-    """Open a new temporary file next to ``path`` for writing (``mode`` "wb" or
-    "w"; ``open_kwargs`` as for :func:`open`). When the block ends normally the
-    file is flushed, fsynced and moved onto ``path`` with :func:`os.replace`;
-    when it raises, the temporary file is removed and ``path`` is untouched, so
-    readers only ever see the old file or the complete new one."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-        try:
-            # 0o666 lets the umask decide the permissions, as for any new file.
-            fd = os.open(temporary, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, mode, **open_kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(directory)
+__all__ = [
+    "save",
+    "load",
+    "load_with_metadata",
+    "column_metadata",
+    "read_columns",
+    "Columns",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+]
 
 
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); directories cannot be opened on Windows."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-# ------------------------------------------------------------------ save
+# ------------------------------------------------------------------ save and load
 def save(net, path, *, metadata=None):
     """Write ``net`` to ``path`` (exactly that name: no suffix is added) in the
-    ``.npz`` model format, atomically.
+    ``.npz`` model format, atomically. ``net.save(path)`` is the same.
 
     ``metadata`` is an optional dict with string keys whose values are either
     JSON values (str, int, float, bool, None, lists and dicts of them; no NaN)
@@ -92,65 +40,11 @@ def save(net, path, *, metadata=None):
     :func:`load_with_metadata`. Bad arguments raise TypeError/ValueError before
     anything is written.
     """
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a bpcore.Network; got {type(net).__name__}")
+    check_network(net)
     net._sync()  # the weights as the network sees them, checked finite
-    json_metadata, array_metadata = _split_metadata(metadata)
-    header = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "bpcore_version": __version__,
-        "layer_sizes": list(net.layer_sizes),
-        "activation": net.activation,
-        "output_activation": net.output_activation,
-        "dtype": net.dtype.name,
-        "metadata": json_metadata,
-        "metadata_arrays": sorted(array_metadata),
-    }
-    text = json.dumps(header, indent=1, allow_nan=False)
-    arrays = {"header": np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
-    for l, (W, b) in enumerate(zip(net.weights, net.biases)):
-        arrays[f"weights_{l}"] = W
-        arrays[f"biases_{l}"] = b
-    for name, value in array_metadata.items():
-        arrays[f"metadata_{name}"] = value
-    with atomic_write(path) as f:
-        np.savez(f, **arrays)
+    _model_format.write(net, path, metadata)
 
 
-def _split_metadata(metadata):
-    """``metadata`` checked and split into a JSON-ready dict and a dict of float arrays."""
-    if metadata is None:
-        return {}, {}
-    if not isinstance(metadata, dict):
-        raise TypeError(f"metadata must be a dict or None; got {type(metadata).__name__}")
-    json_part, arrays = {}, {}
-    for key, value in metadata.items():
-        if not isinstance(key, str):
-            raise TypeError(f"metadata keys must be strings; got {key!r}")
-        if isinstance(value, np.ndarray):
-            if not _ARRAY_NAME.fullmatch(key):
-                raise ValueError(
-                    f"metadata array names may use letters, digits and '_' (at most 64); got {key!r}"
-                )
-            if value.dtype.kind != "f" or not np.isfinite(value).all():
-                raise ValueError(
-                    f"metadata[{key!r}] must be an array of finite floats; got dtype {value.dtype}"
-                )
-            arrays[key] = value
-            continue
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as e:
-            raise TypeError(
-                f"metadata[{key!r}] must be a JSON value (no NaN or infinity) or a float "
-                f"array; {e}"
-            ) from None
-        json_part[key] = value
-    return json_part, arrays
-
-
-# ------------------------------------------------------------------ load
 def load(path):
     """The :class:`~bpcore.Network` stored at ``path`` by :func:`save` / ``Network.save``.
 
@@ -165,164 +59,77 @@ def load(path):
 def load_with_metadata(path):
     """``(network, metadata)`` from ``path``: ``metadata`` is the dict given to
     :func:`save` (JSON values and float arrays), ``{}`` when none was."""
-    where = os.fspath(path)
-    with open(path, "rb") as f:
-        start = f.read(8)
-        f.seek(0)
-        if not start.startswith(_ZIP_MAGIC):
-            raise ModelFormatError(f"{where}: not a bpcore model: {_describe_start(start)}")
-        members = _read_members(f, where)
-    header = _parse_header(members, where)
-    net = _build_network(header, members, where)
-    metadata = _read_metadata(header, members, where)
-    if members:
-        raise ModelFormatError(
-            f"{where}: unexpected entries {sorted(members)} that the header does not describe "
-            "(was the file edited?)"
-        )
-    return net, metadata
-
-
-def _describe_start(start):
-    if not start:
-        return "the file is empty"
-    if start[:1] == b"\x80":
-        return "it looks like a Python pickle, which bpcore never loads"
-    if start.startswith(b"\x93NUMPY"):
-        return "it is a single .npy array, not an .npz model archive"
-    return "it is not an .npz (zip) archive"
-
-
-def _read_members(f, where):
-    """Every array in the archive, read with ``allow_pickle=False``."""
-    try:
-        with np.load(f, allow_pickle=False) as npz:
-            members = {name: npz[name] for name in npz.files}
-    except Exception as e:
-        # The archive is untrusted input: zipfile, zlib and numpy's .npy reader
-        # raise many exception types on damaged data (BadZipFile, EOFError,
-        # zlib.error, ValueError for pickled object arrays, ...). All of them
-        # mean the same to the caller: this is not a readable model file.
-        raise ModelFormatError(
-            f"{where}: the archive cannot be read (truncated or corrupted?): "
-            f"{type(e).__name__}: {e}"
-        ) from e
-    for name, value in members.items():
-        if not isinstance(value, np.ndarray):  # numpy hands back other zip entries as bytes
-            raise ModelFormatError(f"{where}: the entry {name!r} is not a .npy array")
-    return members
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not allowed in a model header")
-
-
-def _parse_header(members, where):
-    raw = members.pop("header", None)
-    if raw is None:
-        raise ModelFormatError(f"{where}: not a bpcore model: the archive has no 'header' entry")
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ModelFormatError(
-            f"{where}: the 'header' entry must be UTF-8 JSON bytes (a 1-D uint8 array); "
-            f"got dtype {raw.dtype}, shape {raw.shape}"
-        )
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise ModelFormatError(f"{where}: the header is not valid JSON: {e}") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
-        found = header.get("format") if isinstance(header, dict) else type(header).__name__
-        raise ModelFormatError(
-            f"{where}: not a bpcore model: the header's format is {found!r}, "
-            f"expected {FORMAT_NAME!r}"
-        )
-    version = header.get("format_version")
-    if not _is_int(version) or version < 1:
-        raise ModelFormatError(
-            f"{where}: the header's format_version must be an integer >= 1; got {version!r}"
-        )
-    if version > FORMAT_VERSION:
-        raise ModelFormatError(
-            f"{where}: written by a newer bpcore (model format version {version}, "
-            f"bpcore_version {header.get('bpcore_version')!r}); this bpcore {__version__} reads "
-            f"format version {FORMAT_VERSION}: upgrade bpcore to load it"
-        )
-    for key in _REQUIRED:
-        if key not in header:
-            raise ModelFormatError(f"{where}: the header has no {key!r}")
-    _check_header_values(header, where)
-    return header
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_header_values(header, where):
-    sizes = header["layer_sizes"]
-    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(_is_int(n) and n >= 1 for n in sizes)):
-        raise ModelFormatError(
-            f"{where}: the header's layer_sizes must be a list of at least two positive "
-            f"integers; got {sizes!r}"
-        )
-    for key, allowed in (
-        ("activation", _names.HIDDEN_ACTIVATIONS),
-        ("output_activation", _names.OUTPUT_ACTIVATIONS),
-        ("dtype", ("float64", "float32")),
-    ):
-        if header[key] not in allowed:
-            raise ModelFormatError(
-                f"{where}: unknown {key} {header[key]!r} in the header (this bpcore knows "
-                f"{', '.join(allowed)})"
-            )
-    if not isinstance(header.get("metadata", {}), dict):
-        raise ModelFormatError(f"{where}: the header's metadata must be a JSON object")
-    names = header.get("metadata_arrays", [])
-    if not (isinstance(names, list) and all(isinstance(n, str) and _ARRAY_NAME.fullmatch(n) for n in names)):
-        raise ModelFormatError(
-            f"{where}: the header's metadata_arrays must be a list of array names; got {names!r}"
-        )
-
-
-def _take_array(members, name, shape, dtype, where):
-    """Remove entry ``name`` from ``members`` and check it is a finite array of
-    ``shape`` (None: any) and ``dtype`` (None: any float dtype)."""
-    if name not in members:
-        raise ModelFormatError(f"{where}: the entry {name!r} is missing")
-    a = members.pop(name)
-    wrong_dtype = a.dtype.kind != "f" if dtype is None else a.dtype != dtype
-    if wrong_dtype:
-        expected = "a float dtype" if dtype is None else f"{dtype} as the header says"
-        raise ModelFormatError(f"{where}: {name} has dtype {a.dtype}; expected {expected}")
-    if shape is not None and a.shape != shape:
-        raise ModelFormatError(
-            f"{where}: {name} has shape {a.shape}; the header's layer_sizes say {shape}"
-        )
-    if not np.isfinite(a).all():
-        raise ModelFormatError(f"{where}: {name} contains NaN or infinity")
-    return a
-
-
-def _build_network(header, members, where):
-    sizes, dtype = header["layer_sizes"], np.dtype(header["dtype"])
-    weights, biases = [], []
-    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        weights.append(_take_array(members, f"weights_{l}", (n_out, n_in), dtype, where))
-        biases.append(_take_array(members, f"biases_{l}", (n_out,), dtype, where))
-    return Network.from_arrays(
-        weights,
-        biases,
-        activation=header["activation"],
-        output_activation=header["output_activation"],
-        dtype=dtype,
+    stored = _model_format.read(path)
+    net = Network.from_arrays(
+        stored.weights,
+        stored.biases,
+        activation=stored.header["activation"],
+        output_activation=stored.header["output_activation"],
+        dtype=np.dtype(stored.header["dtype"]),
     )
+    return net, stored.metadata
 
 
-def _read_metadata(header, members, where):
-    metadata = dict(header.get("metadata", {}))
-    for name in header.get("metadata_arrays", []):
-        if name in metadata:
-            raise ModelFormatError(f"{where}: metadata {name!r} is stored both as JSON and as an array")
-        metadata[name] = _take_array(members, f"metadata_{name}", None, None, where)
+# ------------------------------------------------------------------ the command line's metadata
+# ``bpcore train`` stores, beside the network, the names of the CSV columns it
+# was trained on, so that ``bpcore predict`` can find them in another file:
+#
+#     inputs        list of str, one per network input, in input order
+#     targets       list of str: the target columns (one output each), or for a
+#                   classifier the one label column
+#     classes       list of str, one per output (a classifier), or None
+#     input_mean    float array (n_inputs,)   } optional: the standardisation
+#     input_scale   float array (n_inputs,)   } x' = (x - mean) / scale, scale > 0
+#
+# A model saved from Python has none of them: its inputs are taken in file order.
+def column_metadata(inputs, targets, classes, standardisation=None):
+    """The ``metadata`` for :func:`save` of a model trained on CSV columns:
+    ``standardisation`` is None or ``(mean, scale)``."""
+    metadata = {"inputs": list(inputs), "targets": list(targets), "classes": classes}
+    if standardisation is not None:
+        metadata["input_mean"], metadata["input_scale"] = standardisation
     return metadata
 
+
+@dataclasses.dataclass
+class Columns:
+    """How a model's network meets CSV columns (see :func:`read_columns`)."""
+
+    inputs: "list | None"  # None: a model saved from Python, every column in file order
+    outputs: list  # names of the columns written by predict
+    classes: "list | None"
+    standardisation: "tuple | None"  # (mean, scale) or None
+
+
+def read_columns(net, metadata, where):
+    """The :class:`Columns` of a model from its metadata, checked against its
+    network; a :class:`~bpcore.ModelFormatError` naming ``where`` when they do
+    not fit."""
+
+    def names(value, count):
+        return isinstance(value, list) and len(value) == count and all(isinstance(v, str) for v in value)
+
+    def bad(what):
+        sizes = "-".join(map(str, net.layer_sizes))
+        return ModelFormatError(f"{where}: the model's {what} do not fit its {sizes} network")
+
+    inputs, classes = metadata.get("inputs"), metadata.get("classes")
+    if inputs is None:
+        return Columns(None, [f"output_{k}" for k in range(1, net.n_outputs + 1)], None, None)
+    targets = metadata.get("targets")
+    if not names(inputs, net.n_inputs):
+        raise bad("input column names")
+    if classes is not None and not (names(classes, net.n_outputs) and names(targets, 1)):
+        raise bad("class names")
+    if classes is None and not names(targets, net.n_outputs):
+        raise bad("target column names")
+    outputs = [targets[0], *(f"prob_{c}" for c in classes)] if classes else targets
+    mean, scale = metadata.get("input_mean"), metadata.get("input_scale")
+    if mean is None and scale is None:
+        return Columns(inputs, outputs, classes, None)
+    for array in (mean, scale):
+        if not isinstance(array, np.ndarray) or array.shape != (net.n_inputs,):
+            raise bad("input standardisation arrays")
+    if (scale <= 0).any():
+        raise bad("input standardisation arrays")
+    return Columns(inputs, outputs, classes, (mean, scale))

@@ -17,10 +17,10 @@ import threading
 
 import numpy as np
 
-from . import _names
+from . import _model_format, _names
 from ._validation import FLOAT_DTYPES, Interval, OneOf, as_float_matrix, as_real_array, validate_params
 
-__all__ = ["Network"]
+__all__ = ["Network", "check_network"]
 
 _ALIGNMENT = 64  # bytes: a cache line, and one AVX-512 vector
 
@@ -78,6 +78,13 @@ def _aligned_empty(n, dtype):
     return raw[skip : skip + n]
 
 
+def check_network(net, name="net"):
+    """TypeError unless ``net`` is a :class:`Network` (``name`` is how the
+    error calls it: "net", "networks[2]", ...)."""
+    if not isinstance(net, Network):
+        raise TypeError(f"{name} must be a bpcore.Network; got {type(net).__name__}")
+
+
 class Network:
     """A fully connected feed-forward network.
 
@@ -110,6 +117,26 @@ class Network:
     biases : list of ndarray
         ``biases[l]`` has shape ``(layer_sizes[l+1],)``.
     dtype : numpy.dtype
+
+    Members for bpcore's trainers and kernels (private to users, used across
+    the package; nothing else reaches into a Network):
+
+    ``_params``
+        The parameter buffer: 1-D, 64-byte aligned, ``dtype``, laid out as the
+        module docstring says. ``weights[l]`` / ``biases[l]`` are views into it
+        (until a user puts a new array there), and the kernels read and train
+        it in place.
+    ``_sync()``
+        Called before every use by a trainer or kernel: brings hand-replaced
+        arrays into the buffer (``_adopt_replaced``) and raises ValueError if
+        the buffer holds NaN or infinity.
+    ``_adopt_replaced()``
+        Only the first half of ``_sync``: after a training callback, whose NaN
+        must end training as a divergence rather than as bad input.
+    ``_exclusive()``
+        A context manager held by a trainer while it changes the weights: a
+        second trainer of the same network, in another thread, gets a
+        RuntimeError instead of a race.
     """
 
     def __init__(
@@ -370,10 +397,10 @@ class Network:
     # ----------------------------------------------------------------- persistence
     def save(self, path):
         """Write the network to ``path`` in bpcore's ``.npz`` model format
-        (see ``docs/model-format.md``); written atomically."""
-        from .model_io import save
-
-        save(self, path)
+        (see ``docs/model-format.md``); written atomically. The same as
+        ``bpcore.save(net, path)``."""
+        self._sync()  # the weights as the network sees them, checked finite
+        _model_format.write(self, path)
 
     def __getstate__(self):
         return {

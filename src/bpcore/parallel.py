@@ -15,7 +15,6 @@ after another. ``train_hogwild`` is nondeterministic by design.
 """
 
 import concurrent.futures
-import inspect
 import numbers
 import os
 import threading
@@ -24,16 +23,12 @@ import numpy as np
 
 from . import _training
 from .compiled import _KernelRunner, train
-from .network import Network
+from .network import check_network
 
 __all__ = ["train_many", "train_hogwild"]
 
-# The options of bpcore.train and their defaults, from its signature.
-_TRAIN_DEFAULTS = {
-    name: p.default
-    for name, p in inspect.signature(train).parameters.items()
-    if p.kind is inspect.Parameter.KEYWORD_ONLY
-}
+# The options of bpcore.train and their defaults.
+_TRAIN_DEFAULTS = _training.TRAIN_DEFAULTS
 
 
 def _cpu_count():
@@ -84,8 +79,7 @@ def _prepared(networks, X, T, options):
     seen = {}
     calls = []
     for i, (net, opts) in enumerate(zip(networks, options)):
-        if not isinstance(net, Network):
-            raise TypeError(f"networks[{i}] must be a bpcore.Network; got {type(net).__name__}")
+        check_network(net, f"networks[{i}]")
         if id(net) in seen:
             raise ValueError(
                 f"networks[{i}] is the same Network as networks[{seen[id(net)]}]; "
@@ -233,7 +227,7 @@ def train_hogwild(net, X, T, *, n_threads=-1, **train_options):
     """
     n_threads = _n_threads(n_threads, _cpu_count(), name="n_threads")
     options = _options(1, None, train_options, caller="train_hogwild")[0]
-    _training.check_network(net)
+    check_network(net)
     # The lock outlives the pool: it is released only after every thread stopped.
     # It is taken before prepare, which adopts hand-replaced weights.
     with net._exclusive(), concurrent.futures.ThreadPoolExecutor(n_threads, "bpcore-hogwild") as pool:

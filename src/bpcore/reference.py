@@ -239,9 +239,14 @@ class _ReferenceRunner:
         return _all_within(self.state[0], float(np.finfo(self.net.dtype).max))
 
     def commit(self):
-        for (W, b), W_net, b_net in zip(self.state[0], self.net.weights, self.net.biases):
-            W_net[...] = W
-            b_net[...] = b
+        # Into the buffer itself (not net.weights, which may hold an array a
+        # callback put there and the network refused), in its layout.
+        self.net._params[...] = [v for W, b in self.state[0] for v in (*(w for w_j in W for w in w_j), *b)]
+
+    def reload(self):
+        """The network's weights (a callback may have changed them) become the
+        current ones; the momentum's previous step is kept."""
+        self.state = (_read_layers(self.net), self.state[1])
 
 
 def _summed_error(layers, X, T, loss, activation, output_activation):
@@ -252,15 +257,37 @@ def _summed_error(layers, X, T, loss, activation, output_activation):
     return E
 
 
-train = _training.make_train(
-    _ReferenceRunner,
-    __name__,
+@_training.train_function
+def train(
+    net,
+    X,
+    T,
+    *,
+    learning_rate=0.1,
+    epochs=1,
+    shuffle=True,
+    seed=None,
+    momentum=0.0,
+    loss="squared_error",
+    batch_size=1,
+    weight_decay=0.0,
+    max_grad_norm=None,
+    target_error=None,
+    validation=None,
+    patience=None,
+    restore_best=True,
+    callback=None,
+    progress=False,
+    diagnostics=False,
+):
     """Train ``net`` in place with the reference (pure-Python) backpropagation.
 
     Same signature and results as the compiled ``bpcore.train``, many times slower:
-    use it to read, check or trace the algorithm.
-""",
-)
+    use it to read, check or trace the algorithm. One epoch is
+    ``_ReferenceRunner.run_epoch`` above; the loop around it, the checks and the
+    options (the table ``bpcore._training.OPTIONS``) are shared with ``bpcore.train``.
+    """
+    return _training.fit(_ReferenceRunner, net, X, T, locals())
 
 
 def predict(net, X):
