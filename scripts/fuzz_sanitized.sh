@@ -33,6 +33,7 @@ python=${PYTHON:-python3}
 work=$(mktemp -d /tmp/bpcore-fuzz-XXXXXX)
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
 libasan=$(gcc -print-file-name=libasan.so)
+# test_fuzz.py includes the FANN .net reader (test_fuzz_fann_*): it needs only numpy.
 tests=(tests/test_fuzz.py tests/test_equivalence.py tests/test_golden.py)
 echo "fuzz_sanitized: $examples cases per fuzz test, hypothesis seed $seed, work dir $work"
 
