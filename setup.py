@@ -12,9 +12,16 @@ Build switches (environment variables):
     BPCORE_BUILD=asan    as debug, plus AddressSanitizer (run with LD_PRELOAD of libasan)
 
 Never ``-march=native`` and never ``-ffast-math``: wheels must run on any CPU of
-their platform, and ``exp`` must stay the exact libm call so that the kernels
-agree with the reference trainer. Reassociation alone (no ``-ffast-math``) lets
-the compiler vectorise the dot products; it changes results by a few ulps.
+their platform, and ``-ffast-math`` assumes that no value is NaN or infinite
+(the kernels' divergence checks and the overflow handling of their own ``exp``,
+``pyx/bp_exp.h``, depend on both) and lets the compiler round every formula its
+own way, so the kernels would no longer agree with the reference trainer. The
+kernels do not call libm's ``exp``: ``bp_exp.h`` is written to vectorise and
+stays within a few ulp of the reference's ``math.exp``. No reassociation flag
+either (``-fassociative-math`` folds ``w + (s*x - d*w)`` into ``w*(1 - d) + s*x``,
+which rounds differently from the reference): only the dot products are
+reassociated, by the ``omp simd reduction`` pragmas of ``bp_linalg.h``; that
+changes their sums by a few ulps.
 """
 
 import os

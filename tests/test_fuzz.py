@@ -83,7 +83,8 @@ def lay_out(a, layout):
 @st.composite
 def arrays(draw, rows, cols, *, probabilities=False, faulty=False):
     """A ``(rows, cols)`` array of a real dtype in any layout, with values
-    normal (or in [0, 1] for ``probabilities``) and now and then extreme ones
+    normal (or in [0, 1] for ``probabilities``, rows summing to 1 for
+    ``probabilities="rows"``) and now and then extreme ones
     (±1e300, subnormals, beyond float32); or, ``faulty``, one that is bad
     input: a wrong shape, a non-numeric dtype, or NaN/inf somewhere."""
     fault = draw(st.sampled_from(FAULTS)) if faulty else None
@@ -92,6 +93,8 @@ def arrays(draw, rows, cols, *, probabilities=False, faulty=False):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     values = np.asarray(rng.uniform(size=shape) if probabilities else rng.normal(size=shape) * draw(
         st.sampled_from([0.01, 1.0, 5.0])))
+    if probabilities == "rows" and values.ndim == 2 and values.size:  # softmax targets sum to 1
+        values /= values.sum(axis=1, keepdims=True)
     flat = values.reshape(-1)
     if flat.size and (fault == "non-finite" or draw(st.integers(0, 4)) == 0):
         specials = BAD_SPECIALS if fault == "non-finite" else FINE_SPECIALS
@@ -192,7 +195,7 @@ def cases(draw):
                 init_scale=draw(st.sampled_from([0.05, 0.5, 2.0])), seed=draw(st.integers(0, 1000)),
                 dtype=draw(st.sampled_from(["float64", "float64", "float32"])))
     rows = draw(st.integers(1, 6))
-    probabilities = out_act != "identity"
+    probabilities = "rows" if out_act == "softmax" else out_act != "identity"
     X = draw(arrays(rows, sizes[0], faulty=faulty == "X"))
     T = draw(arrays(rows, sizes[-1], probabilities=probabilities, faulty=faulty == "T"))
     validation = st.tuples(arrays(3, sizes[0], faulty=faulty == "validation"),

@@ -18,7 +18,7 @@ __all__ = [
     "Boolean",
     "Callable",
     "validate_params",
-    "as_real_array",
+    "checked_real_array",
     "as_float_matrix",
     "as_targets",
     "FLOAT_DTYPES",
@@ -135,11 +135,13 @@ def _check_finite(a, name):
             raise ValueError(f"{name} contains NaN or infinity (first at index {position})")
 
 
-def as_real_array(value, dtype, name):
-    """``value`` as an array of ``dtype`` (no copy when it already is one),
-    checked: numeric, finite, within the range of ``dtype`` (1e300 has no
-    float32 value), no masked entries. The checks run on the original values,
-    before any cast, so that nothing overflows or warns."""
+def checked_real_array(value, dtype, name):
+    """``value`` as a NumPy array, checked for use in a network of ``dtype``:
+    numeric, finite, within the range of ``dtype`` (1e300 has no float32
+    value), no masked entries. It is returned in its own dtype, not cast (no
+    copy when it already is an array): the callers cast it once, where they
+    copy it anyway. The checks run on the original values, so that nothing
+    overflows or warns."""
     if isinstance(value, np.ma.MaskedArray):
         if np.ma.getmaskarray(value).any():
             raise ValueError(
@@ -165,7 +167,7 @@ def as_real_array(value, dtype, name):
 def as_float_matrix(X, dtype, *, name="X", n_columns=None, columns_meaning="inputs"):
     """``X`` as a C-contiguous 2-D array of ``dtype`` (no copy when it already
     is one), checked: numeric, 2-D, non-empty, finite, ``n_columns`` wide."""
-    a = as_real_array(X, dtype, name)
+    a = checked_real_array(X, dtype, name)
     if a.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D of shape (n_examples, n_{columns_meaning}); got shape {a.shape}"
@@ -184,7 +186,7 @@ def as_float_matrix(X, dtype, *, name="X", n_columns=None, columns_meaning="inpu
 def as_targets(T, dtype, *, n_examples, n_outputs, name="T"):
     """Targets as a C-contiguous ``(n_examples, n_outputs)`` array of ``dtype``.
     A 1-D ``T`` is accepted when the network has one output."""
-    a = as_real_array(T, dtype, name)
+    a = checked_real_array(T, dtype, name)
     if a.ndim == 1 and n_outputs == 1:
         a = a.reshape(-1, 1)
     if a.ndim != 2:

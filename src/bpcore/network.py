@@ -18,7 +18,7 @@ import threading
 import numpy as np
 
 from . import _model_format, _names
-from ._validation import FLOAT_DTYPES, Interval, OneOf, as_float_matrix, as_real_array, validate_params
+from ._validation import FLOAT_DTYPES, Interval, OneOf, as_float_matrix, checked_real_array, validate_params
 
 __all__ = ["Network", "check_network"]
 
@@ -307,7 +307,7 @@ class Network:
         """Validate ``value`` for ``view`` (shape, real dtype, finite, in range)
         and copy it in."""
         if isinstance(value, np.ma.MaskedArray):  # np.asarray would drop the mask
-            value = as_real_array(value, view.dtype, name)
+            value = checked_real_array(value, view.dtype, name)
         a = np.asarray(value)
         if a.dtype.kind not in "fiu" or not np.can_cast(a.dtype, view.dtype, casting="same_kind"):
             raise TypeError(
@@ -316,7 +316,7 @@ class Network:
             )
         if a.shape != view.shape:
             raise ValueError(f"{name} must have shape {view.shape}; got {a.shape}")
-        view[...] = as_real_array(a, view.dtype, name)
+        view[...] = checked_real_array(a, view.dtype, name)
 
     def _replace(self, name, views, new):
         new = list(new)

@@ -29,7 +29,7 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("bpcore.onnx needs onnx: pip install 'bpcore[onnx]'") from error
 
-from ._validation import Interval, as_real_array
+from ._validation import Interval, checked_real_array
 from ._version import __version__
 from .network import Network
 
@@ -176,8 +176,8 @@ def _check_standardize(standardize, net):
         mean, scale = standardize
     except (TypeError, ValueError):
         raise TypeError("standardize must be a pair (mean, scale) of arrays or None") from None
-    mean = as_real_array(mean, np.float64, "standardize mean").astype(np.float64)
-    scale = as_real_array(scale, np.float64, "standardize scale").astype(np.float64)
+    mean = checked_real_array(mean, np.float64, "standardize mean").astype(np.float64)
+    scale = checked_real_array(scale, np.float64, "standardize scale").astype(np.float64)
     for name, array in (("mean", mean), ("scale", scale)):
         if array.shape != (net.n_inputs,):
             raise ValueError(
