@@ -347,6 +347,91 @@ def _run_predict(args):
     return EXIT_OK
 
 
+EXPORT_FORMATS = {".onnx": "onnx", ".net": "fann"}
+
+
+def _run_export(args):
+    """A model saved by 'bpcore train' as ONNX or as a FANN .net file, its input
+    standardisation included."""
+    suffix = os.path.splitext(args.out)[1].lower()
+    if suffix not in EXPORT_FORMATS:
+        raise UsageError(
+            f"{args.out}: unknown format {suffix or '(no suffix)'}; the output file must end in "
+            + " or ".join(EXPORT_FORMATS)
+        )
+    _check_out(args.out, "OUT", reads=[args.model])
+    net, metadata = model_io.load_with_metadata(args.model)
+    columns = model_io.read_columns(net, metadata, args.model)
+    if EXPORT_FORMATS[suffix] == "onnx":
+        try:
+            from . import onnx as bp_onnx
+        except ImportError as error:
+            raise UsageError(f"exporting to ONNX needs the onnx extra: pip install 'bpcore[onnx]' ({error})")
+        model = bp_onnx.to_onnx(net, standardize=columns.standardisation, classes=columns.classes)
+        with _fileio.atomic_write(args.out) as f:
+            f.write(model.SerializeToString())
+        where = "the graph takes raw inputs" if columns.standardisation is not None else "no standardisation"
+    else:
+        from . import fann
+
+        scale = None
+        if columns.standardisation is not None:
+            # fann_scale_input computes ((x − mean)/deviation + 1)·factor + new_min,
+            # which with factor 1 and new_min −1 is bpcore's (x − mean)/scale; the
+            # outputs are left as they are (deviation 1, factor 1, new_min −1, mean 0).
+            mean, deviation = columns.standardisation
+            ones_in, ones_out = np.ones(net.n_inputs), np.ones(net.n_outputs)
+            scale = fann.FannScale(np.asarray(mean, float), np.asarray(deviation, float), -ones_in, ones_in,
+                                   0 * ones_out, ones_out, -ones_out, ones_out)
+        fann.save(net, args.out, scale=scale)
+        where = ("its scale block holds the standardisation (apply it with fann_scale_input)"
+                 if scale is not None else "no standardisation")
+    sizes = "-".join(map(str, net.layer_sizes))
+    print(f"wrote {args.out}: the {sizes} network of {args.model} as {EXPORT_FORMATS[suffix].upper()}; "
+          f"{where}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _standardisation_of(scale, where):
+    """``(mean, scale)`` that do what a FANN scale block's input part does:
+    ((x − m)/d + 1)·f + n = (x − (m − d − n·d/f)) / (d/f). Its output part must
+    leave the outputs as they are (a bpcore model cannot descale them)."""
+    identity_out = (np.all(scale.mean_out == 0) and np.all(scale.deviation_out == 1)
+                    and np.all(scale.new_min_out == -1) and np.all(scale.factor_out == 1))
+    if not identity_out:
+        raise UsageError(
+            f"{where}: its scale block rescales the outputs, which a bpcore model cannot undo; "
+            "read it in Python with bpcore.fann.load_with_scale and descale the outputs yourself"
+        )
+    m, d, n, f = scale.mean_in, scale.deviation_in, scale.new_min_in, scale.factor_in
+    if not np.all(f > 0):
+        raise UsageError(f"{where}: its scale block has an input factor that is not > 0")
+    if np.all(f == 1) and np.all(n == -1):  # what 'bpcore export' writes: exactly (x − m)/d
+        return m.astype(np.float64), d.astype(np.float64)
+    return (m - d - n * d / f).astype(np.float64), (d / f).astype(np.float64)
+
+
+def _run_import(args):
+    """A FANN .net file as a bpcore model that 'bpcore predict' takes."""
+    from . import fann
+
+    if os.path.splitext(args.out)[1].lower() != ".npz":
+        raise UsageError(f"{args.out}: a bpcore model file ends in .npz")
+    _check_out(args.out, "OUT", reads=[args.net])
+    net, scale = fann.load_with_scale(args.net)
+    metadata = None
+    if scale is not None:
+        metadata = {"input_mean": None, "input_scale": None}
+        metadata["input_mean"], metadata["input_scale"] = _standardisation_of(scale, args.net)
+    model_io.save(net, args.out, metadata=metadata)
+    sizes = "-".join(map(str, net.layer_sizes))
+    scaled = "; its scale block became the input standardisation" if scale is not None else ""
+    print(f"wrote {args.out}: the {sizes} network of {args.net} ({net.activation} hidden, "
+          f"{net.output_activation} output units); 'bpcore predict' takes its inputs in column "
+          f"order{scaled}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _prediction_summary(args, table, Y, outputs, classes):
     """One line for stderr; with the accuracy when the file has the target
     column (a row whose label is missing or unknown counts as wrong)."""
@@ -580,6 +665,31 @@ def build_parser():
     predict.add_argument("data", metavar="DATA.csv", help="rows to predict: a CSV file with a header row")
     predict.add_argument("--out", metavar="FILE.csv",
                          help="write the predictions here (default: standard output)")
+
+    export = _add_command(
+        commands, "export", "write a saved model as ONNX or as a FANN .net file",
+        "Write a model saved by 'bpcore train' in another format, chosen by the suffix of OUT: "
+        ".onnx (needs the onnx extra; the graph takes raw inputs, standardisation included, and "
+        "a classifier's graph also gives the label) or .net (FANN_FLO_2.1 for libfann 2.2; sigmoid "
+        "or tanh hidden units and sigmoid or identity outputs; the standardisation goes into "
+        "FANN's scale block).",
+        "  bpcore export model.npz model.onnx\n  bpcore export model.npz model.net\n",
+        _run_export,
+    )
+    export.add_argument("model", metavar="MODEL.npz", help="a model saved by 'bpcore train'")
+    export.add_argument("out", metavar="OUT", help="the file to write: OUT.onnx or OUT.net")
+
+    import_cmd = _add_command(
+        commands, "import", "read a FANN .net file into a bpcore model",
+        "Read a FANN .net file (a fully connected FANN_FLO_2.1 network with activations bpcore "
+        "has) and write it as a bpcore model for 'bpcore predict', which then takes the CSV "
+        "file's columns in order. A scale block's input scaling becomes the model's input "
+        "standardisation; one that rescales the outputs is refused.",
+        "  bpcore import xor.net xor.npz\n",
+        _run_import,
+    )
+    import_cmd.add_argument("net", metavar="NET.net", help="a FANN network file")
+    import_cmd.add_argument("out", metavar="OUT.npz", help="the bpcore model to write")
 
     trace = _add_command(
         commands, "trace", "print one backpropagation step in the lecture's form",

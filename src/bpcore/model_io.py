@@ -114,8 +114,9 @@ def read_columns(net, metadata, where):
         return ModelFormatError(f"{where}: the model's {what} do not fit its {sizes} network")
 
     inputs, classes = metadata.get("inputs"), metadata.get("classes")
-    if inputs is None:
-        return Columns(None, [f"output_{k}" for k in range(1, net.n_outputs + 1)], None, None)
+    if inputs is None:  # saved from Python or imported: the columns in file order
+        return Columns(None, [f"output_{k}" for k in range(1, net.n_outputs + 1)], None,
+                       _standardisation(net, metadata, bad))
     targets = metadata.get("targets")
     if not names(inputs, net.n_inputs):
         raise bad("input column names")
@@ -124,12 +125,17 @@ def read_columns(net, metadata, where):
     if classes is None and not names(targets, net.n_outputs):
         raise bad("target column names")
     outputs = [targets[0], *(f"prob_{c}" for c in classes)] if classes else targets
+    return Columns(inputs, outputs, classes, _standardisation(net, metadata, bad))
+
+
+def _standardisation(net, metadata, bad):
+    """``(mean, scale)`` from the metadata, checked, or None."""
     mean, scale = metadata.get("input_mean"), metadata.get("input_scale")
     if mean is None and scale is None:
-        return Columns(inputs, outputs, classes, None)
+        return None
     for array in (mean, scale):
         if not isinstance(array, np.ndarray) or array.shape != (net.n_inputs,):
             raise bad("input standardisation arrays")
     if (scale <= 0).any():
         raise bad("input standardisation arrays")
-    return Columns(inputs, outputs, classes, (mean, scale))
+    return mean, scale
