@@ -13,18 +13,32 @@
 # bpcore._validation) before anything reaches them; ``check_arrays`` is only a
 # guard that a wrong call cannot touch memory outside the arrays.
 #
-# The formulas and names match bpcore/reference.py, function by function:
-#   forward_example, forward_block   <-> reference.forward        (Phase 1, §6.1.1)
-#   output_deltas                    <-> reference.output_deltas  (Phase 2a, §6.1.3, §8.3)
-#   hidden_deltas, backward_block    <-> reference.hidden_deltas  (Phase 2b, §6.1.3, §8.4)
-#   example_update (per example),    <-> reference.update         (Phase 3, §6.1.4)
-#     apply_gradient (mini-batches)
-#   example_error                    <-> reference.example_error  (§3.2 eq. (1), §6.1.2)
+# The formulas match bpcore/reference.py, phase by phase. On the default path
+# (batch size 1, no clipping) the backward pass and the update are fused, so
+# the reference's hidden_deltas and update have no single kernel twin there:
+#   reference.forward        forward_example (matvec: bp_matvec), and for the
+#                            next example's first layer bp_update_* with x_next;
+#                            forward_block on the blocked path        (§6.1.1)
+#   reference.activate,      activate, times_derivative                (§4)
+#     reference.derivative
+#   reference.example_error  example_error                  (§3.2 eq. (1), §6.1.2)
+#   reference.output_deltas  output_deltas                   (Phase 2a, §6.1.3, §8.3)
+#   reference.hidden_deltas  default path: example_update -> backprop_update_layer
+#                            (bp_backprop_update's back_i = Σ_j w_ji δ_j with the
+#                            old weights) then times_derivative; with clipping:
+#                            backward -> hidden_deltas; mini-batches:
+#                            backward_block                (Phase 2b, §6.1.3, §8.4)
+#   reference.update         batch size 1: example_update -> backprop_update_layer
+#                            and update_layer (BP_STEP_WEIGHT / BP_STEP_BIAS in
+#                            bp_linalg_impl.h), clipping norm from
+#                            gradient_norm_squared; mini-batches: apply_gradient
+#                            (accumulate_block sums the gradient)  (Phase 3, §6.1.4)
 #
 # Two paths, chosen once per call by the facade (``Options.path``):
 #   PATH_EXAMPLE  batch size 1: each example's deltas and update in one fused
-#                 pass over each W (bp_linalg_impl.h), any momentum, weight
-#                 decay and clipping included.
+#                 pass over each W (bp_linalg_impl.h), any momentum and weight
+#                 decay included; with clipping, all deltas first (the norm
+#                 must be known before any weight changes), then the updates.
 #   PATH_BATCH    mini-batches: blocks of up to BLOCK_ROWS examples go through
 #                 the layers as matrix-matrix products (X_b Wᵀ, Δ W, Δᵀ X_b);
 #                 the batch's averaged gradient is applied by apply_gradient.
