@@ -625,7 +625,8 @@ def _checked_rate(rate, epoch):
     """The learning rate a callable ``lr_schedule`` returned for ``epoch``: a
     finite real number > 0 (else a TypeError/ValueError naming the epoch and
     the value; the network keeps the weights after the epoch before)."""
-    after = f"The network holds the weights after epoch {epoch - 1}."
+    after = (f"The network holds the weights after epoch {epoch - 1}." if epoch > 1
+             else "The network is unchanged (no epoch ran).")
     if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, _Real):
         raise TypeError(
             f"lr_schedule returned {rate!r} ({type(rate).__name__}) for epoch {epoch}; it must "

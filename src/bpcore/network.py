@@ -33,7 +33,7 @@ _NETWORK_CONSTRAINTS = {
 }
 
 
-def nguyen_widrow_scale(layer_sizes, activation, input_range, dtype=np.dtype(np.float64)):
+def nguyen_widrow_scale(layer_sizes, activation, input_range):
     """The scale factor s of FANN's Nguyen–Widrow initialisation, computed as
     libfann 2.2's ``fann_init_weights`` (fann.c) computes it::
 
@@ -60,16 +60,14 @@ def nguyen_widrow_scale(layer_sizes, activation, input_range, dtype=np.dtype(np.
             f"of hidden units; with none, FANN's rule makes every weight 0); got layer_sizes={layer_sizes!r}"
         )
     lo, hi = _check_input_range(input_range)
-    scale = float(np.float32(
-        (float(np.float32(0.7)) * hidden) ** (1.0 / layer_sizes[0]) / (hi - lo)
-    ))
-    largest = float(np.finfo(dtype).max) / 2
+    scale = (float(np.float32(0.7)) * hidden) ** (1.0 / layer_sizes[0]) / (hi - lo)
+    largest = float(np.finfo(np.float32).max) / 2  # FANN's scale_factor is a C float
     if not scale <= largest:
         raise ValueError(
-            f"input_range={input_range!r} is too narrow: the Nguyen–Widrow scale "
-            f"{scale:.3g} is beyond what a {np.dtype(dtype).name} network holds"
+            f"input_range={input_range!r} is too narrow: the Nguyen–Widrow scale {scale:.3g} is "
+            f"beyond the float32 range in which FANN computes it (at most {largest:.3g})"
         )
-    return scale
+    return float(np.float32(scale))
 
 
 def _check_input_range(input_range):
@@ -242,7 +240,7 @@ class Network:
             )
         layer_sizes = _check_layer_sizes(layer_sizes)
         if init == "nguyen_widrow":
-            nw_scale = nguyen_widrow_scale(layer_sizes, activation, input_range, dtype)
+            nw_scale = nguyen_widrow_scale(layer_sizes, activation, input_range)
         elif input_range is not None:
             raise ValueError(
                 f"input_range={input_range!r} is only used with init='nguyen_widrow'; "
