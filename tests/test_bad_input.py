@@ -370,6 +370,37 @@ def option_id(options):
     (dict(loss=None), ValueError, "loss must be one of"),
     (dict(seed=-1), ValueError, "seed"),
     (dict(seed="0"), TypeError, "seed"),
+    # issue 14: learning-rate schedules and bit fail
+    (dict(lr_schedule="cyclic"), ValueError,
+     r"lr_schedule must be one of 'constant', 'invscaling', 'adaptive' or a callable .*got 'cyclic'"),
+    (dict(lr_schedule=None), ValueError, "lr_schedule must be one of .* got None"),
+    (dict(lr_schedule="invscaling", power_t=-0.5), ValueError,
+     r"power_t must be a finite real number in \[0, inf\); got -0.5"),
+    (dict(lr_schedule="invscaling", power_t=float("nan")), ValueError, "power_t must be .* got nan"),
+    (dict(lr_schedule="invscaling", power_t="0.5"), TypeError, "power_t must be"),
+    (dict(lr_schedule="adaptive", tol=-1e-4), ValueError, r"tol must be a finite real number in \[0, inf\)"),
+    (dict(lr_schedule="adaptive", tol=float("inf")), ValueError, "tol must be"),
+    (dict(lr_schedule="adaptive", n_iter_no_change=0), ValueError,
+     r"n_iter_no_change must be an integer in \[1, inf\); got 0"),
+    (dict(lr_schedule="adaptive", n_iter_no_change=2.5), TypeError, "n_iter_no_change must be an integer"),
+    (dict(power_t=0.25), ValueError,
+     "power_t=0.25 is only used with lr_schedule='invscaling'; lr_schedule is 'constant'"),
+    (dict(lr_schedule="invscaling", tol=0.01), ValueError,
+     "tol=0.01 is only used with lr_schedule='adaptive'; lr_schedule is 'invscaling'"),
+    (dict(lr_schedule="adaptive", power_t=1.0), ValueError, "power_t=1.0 is only used with"),
+    (dict(n_iter_no_change=3), ValueError, "n_iter_no_change=3 is only used with lr_schedule='adaptive'"),
+    (dict(lr_schedule=lambda epoch, history: 0.1, learning_rate=0.5), ValueError,
+     "learning_rate=0.5 is not used with a callable lr_schedule"),
+    (dict(lr_schedule=lambda epoch, history: 0.1, n_iter_no_change=3), ValueError,
+     "lr_schedule is a callable"),
+    (dict(bit_fail_limit=0), ValueError, r"bit_fail_limit must be a finite real number in \(0, inf\) or None; got 0"),
+    (dict(bit_fail_limit=-0.3), ValueError, "bit_fail_limit must be .* got -0.3"),
+    (dict(bit_fail_limit=float("nan")), ValueError, "bit_fail_limit must be .* got nan"),
+    (dict(bit_fail_limit="0.3"), TypeError, "bit_fail_limit must be"),
+    (dict(target_bit_fail=3), ValueError, "target_bit_fail=3 needs bit_fail_limit"),
+    (dict(bit_fail_limit=0.3, target_bit_fail=-1), ValueError,
+     r"target_bit_fail must be an integer in \[0, inf\) or None; got -1"),
+    (dict(bit_fail_limit=0.3, target_bit_fail=1.5), TypeError, "target_bit_fail must be an integer"),
 ], ids=lambda v: option_id(v) if isinstance(v, dict) else None)
 def test_more_options_out_of_range(train, options, error, match):
     """Beyond the cases of test_training.py: every option's other ways of being wrong."""
@@ -416,6 +447,48 @@ def test_extreme_but_valid_options_work(train, options):
 def test_more_network_options_out_of_range(kwargs, error, match):
     with pytest.raises(error, match=match):
         bpcore.Network((2, 2, 1), **kwargs)
+
+
+@pytest.mark.parametrize("sizes, kwargs, error, match", [
+    ((2, 2, 1), dict(activation="relu"), ValueError,
+     "init='nguyen_widrow' is for sigmoid and tanh hidden units .* got activation='relu'"),
+    ((2, 2, 1), dict(activation="identity"), ValueError, "activation must be one of 'sigmoid', 'tanh', 'relu'"),
+    ((2, 1), dict(), ValueError, r"init='nguyen_widrow' needs at least one hidden layer .* layer_sizes=\(2, 1\)"),
+    ((2, 2, 1), dict(input_range=(1.0, 1.0)), ValueError,
+     r"input_range must be \(lo, hi\) with finite lo < hi .* got \(1.0, 1.0\)"),
+    ((2, 2, 1), dict(input_range=(2, -2)), ValueError, "input_range must be .* got \\(2, -2\\)"),
+    ((2, 2, 1), dict(input_range=(float("nan"), 1)), ValueError, "input_range must be .* got \\(nan, 1\\)"),
+    ((2, 2, 1), dict(input_range=(-1e308, 1e308)), ValueError, "hi - lo finite"),
+    ((2, 2, 1), dict(input_range=("a", 1)), TypeError, "input_range must hold two real numbers"),
+    ((2, 2, 1), dict(input_range=(0, 1, 2)), TypeError, r"input_range must be a pair \(lo, hi\)"),
+    ((2, 2, 1), dict(input_range=5), TypeError, r"input_range must be a pair \(lo, hi\)"),
+    ((2, 2, 1), dict(input_range=(0, 1e-300), dtype="float32"), ValueError,
+     "input_range=.* is too narrow: the Nguyen–Widrow scale .* beyond the float32 range"),
+    ((2, 2, 1), dict(input_range=(0, 1e-300)), ValueError, "is too narrow"),
+])
+def test_nguyen_widrow_refusals(sizes, kwargs, error, match):
+    """init="nguyen_widrow" (issue 14) is refused where FANN's rule makes no
+    sense, and so is a bad input_range; no network is built."""
+    with pytest.raises(error, match=match):
+        bpcore.Network(sizes, init="nguyen_widrow", **kwargs)
+
+
+def test_input_range_without_nguyen_widrow_is_refused():
+    with pytest.raises(ValueError, match="input_range=\\(0, 1\\) is only used with init='nguyen_widrow'; "
+                                         "init is 'xavier'"):
+        bpcore.Network((2, 2, 1), init="xavier", input_range=(0, 1))
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), "x"])
+def test_a_schedule_returning_a_bad_rate_in_epoch_1_changes_nothing(train, bad):
+    """A callable lr_schedule is checked before each epoch: a bad first rate
+    leaves the network exactly as it was (later epochs:
+    tests/test_schedules.py)."""
+    net = net42()
+    assert_refused(net, (TypeError, ValueError),
+                   f"lr_schedule returned {re.escape(repr(bad))}( \\(str\\))? for epoch 1; .* The network is "
+                   "unchanged",
+                   train, net, X4, T2, epochs=3, lr_schedule=lambda epoch, history: bad)
 
 
 @pytest.mark.parametrize("sizes, error, match", [

@@ -302,6 +302,44 @@ def test_train_with_named_classes(files, tmp_path):
     assert {row[0] for row in rows} == {"north", "south", "west"}
 
 
+def test_train_with_a_schedule_nguyen_widrow_and_bit_fail(files, tmp_path):
+    """--lr-schedule, --init nguyen_widrow and the bit-fail options (issue 14):
+    the rates are scikit-learn's invscaling rule, the bit-fail stop ends the
+    run, and the start is FANN's Nguyen–Widrow scaled to the standardised
+    training inputs."""
+    model = tmp_path / "blobs.npz"
+    result = run_cli("train", "blobs.csv", "--target", "kind", "--hidden", "6", "--epochs", "200",
+                     "--lr", "0.5", "--lr-schedule", "invscaling", "--power-t", "0.25", "--init", "nguyen_widrow",
+                     "--activation", "tanh", "--bit-fail-limit", "0.4", "--target-bit-fail", "0",
+                     "--out", model, cwd=files)
+    assert result.returncode == 0, result.stderr
+    epochs = int(re.search(r"epochs run\s+(\d+) \(stop reason: target_bit_fail\)", result.stdout).group(1))
+    assert 1 < epochs < 200
+    last = float(re.search(rf"learning rate 0.5 in epoch 1, (\S+) in epoch {epochs} \(invscaling\)",
+                           result.stdout).group(1))
+    header, rows = _read_csv(files / "blobs.csv")
+    assert last == pytest.approx(0.5 / ((epochs - 1) * len(rows) + 1) ** 0.25, rel=1e-5)
+    assert re.search(rf"bit fail\s+0 of {3 * len(rows)} outputs with \|t - o\| >= 0.4 after the last epoch",
+                     result.stdout)
+    # The start is Python's Nguyen–Widrow network for the standardised rows' range
+    # (a learning rate of 1e-300 leaves every weight as it was).
+    untrained = run_cli("train", "blobs.csv", "--target", "kind", "--hidden", "6", "--epochs", "1",
+                        "--lr", "1e-300", "--init", "nguyen_widrow", "--activation", "tanh", "--out", model,
+                        cwd=files)
+    assert untrained.returncode == 0, untrained.stderr
+    X = np.array([row[:2] for row in rows], dtype=float)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    start = bpcore.Network((2, 6, 3), activation="tanh", output_activation="softmax", init="nguyen_widrow",
+                           input_range=(X.min(), X.max()), seed=0)
+    np.testing.assert_allclose(bpcore.load(model).params_vector(), start.params_vector(), rtol=1e-15, atol=0)
+    adaptive = run_cli("train", "blobs.csv", "--target", "kind", "--hidden", "6", "--epochs", "400",
+                       "--lr-schedule", "adaptive", "--tol", "10", "--n-iter-no-change", "1", "--out", model,
+                       cwd=files)
+    assert adaptive.returncode == 0, adaptive.stderr
+    assert "(stop reason: no_improvement)" in adaptive.stdout
+    assert re.search(r"learning rate 0.1 in epoch 1, \S+ in epoch \d+ \(adaptive\)", adaptive.stdout)
+
+
 def test_train_regression_with_two_targets(files, tmp_path):
     model, out = tmp_path / "reg.npz", tmp_path / "p.csv"
     result = run_cli("train", "regression.csv", "--target", "y1,y2", "--hidden", "16", "--epochs", "60",
@@ -510,6 +548,29 @@ BAD_INPUT = {
                                       "--plot", "{tmp}/no/curves.png"], "the directory"),
     "train plot is the model": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--plot", "{out}"],
      "unknown picture format .file"),
+    # train: schedules, Nguyen–Widrow, bit fail (issue 14)
+    "unknown schedule": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--lr-schedule", "cyclic"],
+     "argument --lr-schedule: invalid choice: 'cyclic'"),
+    "power-t without invscaling": (["train", "blobs.csv", "--target", "kind", "--out", "{out}",
+                                    "--power-t", "0.3"], "--power-t needs --lr-schedule invscaling"),
+    "power-t negative": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--lr-schedule",
+                          "invscaling", "--power-t", "-1"], "argument --power-t: expected a number >= 0; got '-1'"),
+    "tol without adaptive": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--lr-schedule",
+                              "invscaling", "--tol", "0.1"], "--tol needs --lr-schedule adaptive"),
+    "tol nan": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--lr-schedule", "adaptive",
+                 "--tol", "nan"], "argument --tol: expected a number >= 0; got 'nan'"),
+    "n-iter-no-change zero": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--lr-schedule",
+                               "adaptive", "--n-iter-no-change", "0"], "argument --n-iter-no-change"),
+    "bit-fail-limit zero": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--bit-fail-limit", "0"],
+     "argument --bit-fail-limit: expected a number > 0; got '0'"),
+    "target-bit-fail alone": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--target-bit-fail",
+                               "3"], "--target-bit-fail needs --bit-fail-limit"),
+    "target-bit-fail negative": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--bit-fail-limit",
+                                  "0.3", "--target-bit-fail", "-1"], "argument --target-bit-fail"),
+    "nguyen_widrow relu": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--init", "nguyen_widrow",
+                            "--activation", "relu"], "init='nguyen_widrow' is for sigmoid and tanh hidden units"),
+    "nguyen_widrow no hidden": (["train", "blobs.csv", "--target", "kind", "--out", "{out}", "--init",
+                                 "nguyen_widrow", "--hidden", "none"], "needs at least one hidden layer"),
     # datasets
     "datasets unknown": (["datasets", "iris", "--out", "{out}"], "invalid choice: 'iris'"),
     "datasets out directory missing": (["datasets", "digits", "--out", "{tmp}/no/d.csv"], "the directory"),

@@ -39,14 +39,19 @@ def problems(draw, dtype=None):
         T = rng.uniform(0, 1, size=(n, n_out))
     else:
         T = rng.normal(size=(n, n_out))
+    activation = draw(st.sampled_from(["sigmoid", "tanh", "relu"]))
+    init = draw(st.sampled_from(["uniform", "xavier", "he", "nguyen_widrow"]))
+    if init == "nguyen_widrow" and (activation == "relu" or not hidden):
+        init = "uniform"  # refused there (tests/test_bad_input.py)
     net = bpcore.Network(
         (n_in, *hidden, n_out),
-        activation=draw(st.sampled_from(["sigmoid", "tanh", "relu"])),
+        activation=activation,
         output_activation=out_act,
-        init=draw(st.sampled_from(["uniform", "xavier", "he"])),
+        init=init,
         init_scale=draw(st.sampled_from([0.05, 0.5, 1.0])),
         seed=seed,
         dtype=dtype,
+        input_range=(-3.0, 3.0) if init == "nguyen_widrow" else None,
     )
     options = dict(
         learning_rate=draw(st.floats(0.01, 1.0)),
@@ -58,8 +63,22 @@ def problems(draw, dtype=None):
         batch_size=draw(st.sampled_from([1, 1, 2, 5, 100])),
         weight_decay=draw(st.sampled_from([0.0, 0.0, 1e-3, 0.1])),
         max_grad_norm=draw(st.sampled_from([None, None, 0.1, 1.0])),
+        **draw(schedules()),
+        bit_fail_limit=draw(st.sampled_from([None, None, 0.05, 0.3])),
     )
     return net, X.astype(dtype), T.astype(dtype), options
+
+
+@st.composite
+def schedules(draw):
+    """lr_schedule and the options it uses (issue 14)."""
+    schedule = draw(st.sampled_from(["constant", "constant", "invscaling", "adaptive"]))
+    if schedule == "invscaling":
+        return dict(lr_schedule=schedule, power_t=draw(st.sampled_from([0.5, 0.25, 1.0, 0.0])))
+    if schedule == "adaptive":  # a large tol makes the rate fall within a few epochs
+        return dict(lr_schedule=schedule, tol=draw(st.sampled_from([1e-4, 0.0, 10.0])),
+                    n_iter_no_change=draw(st.integers(1, 2)))
+    return dict(lr_schedule=schedule)
 
 
 def run(trainer, net, X, T, options):
@@ -124,6 +143,8 @@ def check_agreement(problem, assert_params_close, **extra):
     np.testing.assert_allclose(fast_outcome.train_error, ref_outcome.train_error, rtol=rtol, atol=rtol)
     assert fast_outcome.epochs_run == ref_outcome.epochs_run
     assert fast_outcome.stop_reason == ref_outcome.stop_reason
+    np.testing.assert_allclose(fast_outcome.learning_rate, ref_outcome.learning_rate, rtol=1e-15, atol=0)
+    assert fast_outcome.bit_fail == ref_outcome.bit_fail
     return ref_outcome
 
 
@@ -184,6 +205,38 @@ def test_every_activation_and_loss_on_a_fixed_problem(activation, output_activat
         problem = (net, X, T, {"learning_rate": 0.2, "epochs": 2, "seed": 1, "loss": loss, **options})
         assert well_conditioned(*problem)
         check_agreement(problem, assert_params_close)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("options", [
+    dict(lr_schedule="invscaling", power_t=0.5, momentum=0.9, learning_rate=0.1),
+    dict(lr_schedule="invscaling", power_t=1.0, batch_size=4),
+    dict(lr_schedule="adaptive", tol=10.0, n_iter_no_change=1, epochs=8),
+    dict(lr_schedule="adaptive", tol=1e-4, n_iter_no_change=1, epochs=8, momentum=0.5),
+    dict(lr_schedule=lambda epoch, history: 0.3 / epoch, epochs=4),
+    dict(lr_schedule=lambda epoch, history: 0.2 if not history.train_error
+         else min(0.5, 0.1 + history.train_error[-1]), epochs=4),
+    dict(bit_fail_limit=0.1, epochs=6, learning_rate=1.0),
+    dict(bit_fail_limit=0.3, target_bit_fail=50, epochs=20, learning_rate=1.0),
+], ids=["invscaling+momentum", "invscaling+batches", "adaptive-falling", "adaptive", "callable",
+        "callable-of-history", "bit-fail", "target-bit-fail"])
+def test_schedules_and_bit_fail_on_a_fixed_problem(options, dtype, assert_params_close):
+    """Every schedule, a callable one and the bit-fail options, deterministically,
+    and Nguyen–Widrow starting weights (issue 14)."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(30, 4)).astype(dtype)
+    T = np.eye(3)[rng.integers(0, 3, 30)].astype(dtype)
+    net = bpcore.Network((4, 6, 3), activation="tanh", init="nguyen_widrow", input_range=(-2.5, 2.5),
+                         seed=5, dtype=dtype)
+    base = {"epochs": 3, "seed": 2} if callable(options.get("lr_schedule")) else {
+        "learning_rate": 0.2, "epochs": 3, "seed": 2}
+    problem = (net, X, T, {**base, **options})
+    assert well_conditioned(*problem)
+    outcome = check_agreement(problem, assert_params_close)
+    if "adaptive-falling" in str(options) or options.get("tol") == 10.0:
+        assert len(set(outcome.learning_rate)) > 1
+    if options.get("target_bit_fail") is not None:
+        assert outcome.stop_reason == "target_bit_fail"
 
 
 def test_agreement_is_not_trivial(assert_params_close):

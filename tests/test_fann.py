@@ -67,6 +67,7 @@ def _declare(lib):
         "fann_scale_input": (None, [_ann, _double_p]),
         "fann_descale_output": (None, [_ann, _double_p]),
         "fann_get_errno": (ctypes.c_int, [ctypes.c_void_p]),
+        "fann_init_weights": (None, [_ann, ctypes.c_void_p]),
     }
     for name, (restype, argtypes) in signatures.items():
         function = getattr(lib, name)
@@ -510,3 +511,96 @@ def test_an_unchanged_file_and_an_edited_one_differ_in_what_loads(tmp_path, good
     net = bpcore.fann.load(path)
     assert net.layer_sizes == (2, 3, 1) and (net.activation, net.output_activation) == ("tanh", "sigmoid")
     assert math.isfinite(float(net.predict(np.zeros(2))[0]))
+
+
+# ------------------------------------------------------------------ (d) Nguyen–Widrow (issue 14)
+def fann_nguyen_widrow(libfann, tmp_path, sizes, X, seed):
+    """libfann's fann_init_weights on a standard network for the training inputs
+    ``X``, after ``srand(seed)`` (fann_rand is C's rand()): the weights
+    (source is not a bias) and the biases, each in libfann's connection order."""
+    fann = Fann.standard(libfann, sizes)
+    train_file = tmp_path / "nw.data"
+    write_training_file(train_file, X, np.zeros((len(X), sizes[-1])))
+    data = libfann.fann_read_train_from_file(str(train_file).encode())
+    assert data, "libfann could not read the training file"
+    try:
+        LIBC.srand(seed)
+        libfann.fann_init_weights(fann.handle, data)
+    finally:
+        libfann.fann_destroy_train(data)
+    bias_neurons, first = set(), 0
+    for size in fann.layers()[:-1]:  # the bias neuron closes every layer but the last
+        bias_neurons.add(first + size)
+        first += size + 1
+    connections = fann.connections()
+    return connections, bias_neurons
+
+
+LIBC = ctypes.CDLL(None)  # the C library libfann calls rand() from
+LIBC.rand.restype, LIBC.srand.argtypes = ctypes.c_int, [ctypes.c_uint]
+
+
+def fann_rand(low, high, r):
+    """fann.h's ``fann_rand(min, max)`` for one value ``r`` of rand(), in its
+    float arithmetic: (float)min + ((float)max - (float)min) * rand() / (RAND_MAX + 1.0f)."""
+    f32 = np.float32
+    return float(f32(low) + f32(f32(high) - f32(low)) * f32(r) / (f32(2147483647) + f32(1.0)))
+
+
+def test_the_nguyen_widrow_scale_factor_golden():
+    """fann_init_weights' scale factor, worked by hand: (0.7f · H) ** (1 / n_in) /
+    (max − min), rounded to float32 (0.7f = 0.699999988079071)."""
+    scale = bpcore.network.nguyen_widrow_scale
+    assert scale((2, 3, 1), "sigmoid", None) == float(np.float32(math.sqrt(0.699999988079071 * 3) / 2))
+    assert scale((2, 3, 1), "sigmoid", None) == 0.7245688438415527
+    assert scale((4, 5, 3, 2), "tanh", (0.0, 1.0)) == float(np.float32((0.699999988079071 * 8) ** 0.25))
+    assert scale((1, 300, 3), "tanh", (-2, 3)) == 42.0  # 0.7f · 300 = 210.0000…, / 5
+    # H counts the units of every hidden layer, and the output layer is scaled too.
+    net = bpcore.Network((4, 5, 3, 2), activation="tanh", init="nguyen_widrow", input_range=(0, 1), seed=0)
+    s = scale((4, 5, 3, 2), "tanh", (0, 1))
+    for W, b in zip(net.weights, net.biases):
+        assert W.min() >= 0 and W.max() < s and b.min() >= -s and b.max() < s
+
+
+@pytest.mark.parametrize("sizes", [(3, 5, 4, 2), (2, 3, 1), (6, 10, 3)])
+def test_nguyen_widrow_reproduces_libfanns_fann_init_weights(libfann, tmp_path, sizes):
+    """libfann draws with its own rand(), so its values are not bpcore's; but
+    with C's rand() sequence after srand(seed) and bpcore's scale factor,
+    fann_rand(0, s) for every weight and fann_rand(-s, s) for every bias
+    reproduce what fann_init_weights wrote, bit for bit. The scale factor (the
+    training inputs' range, the hidden units, the float32 rounding) and the
+    bounds are therefore FANN's exactly."""
+    X = np.random.default_rng(1).uniform(-2, 3, size=(40, sizes[0]))
+    lo, hi = X.min(), X.max()
+    connections, bias_neurons = fann_nguyen_widrow(libfann, tmp_path, sizes, X, seed=7)
+    s = bpcore.network.nguyen_widrow_scale(sizes, "sigmoid", (lo, hi))
+    LIBC.srand(7)
+    expected = [fann_rand(-s if source in bias_neurons else 0.0, s, LIBC.rand())
+                for source, _, _ in connections]
+    assert [w for _, _, w in connections] == expected
+    # The check can fail: the next float32 scale gives other weights.
+    wrong = float(np.nextafter(np.float32(s), np.float32(np.inf)))
+    LIBC.srand(7)
+    assert [w for _, _, w in connections] != [
+        fann_rand(-wrong if source in bias_neurons else 0.0, wrong, LIBC.rand()) for source, _, _ in connections]
+
+
+@pytest.mark.parametrize("sizes", [(3, 50, 40, 2), (2, 200, 1)])
+def test_nguyen_widrow_has_libfanns_weight_ranges(libfann, tmp_path, sizes):
+    """bpcore's own draws (numpy's generator) against libfann's: the same
+    bounds, weights in [0, s), biases in [-s, s), and both come close to them
+    (thousands of draws each)."""
+    X = np.random.default_rng(2).uniform(-1.5, 4.0, size=(60, sizes[0]))
+    connections, bias_neurons = fann_nguyen_widrow(libfann, tmp_path, sizes, X, seed=3)
+    fann_weights = np.array([w for source, _, w in connections if source not in bias_neurons])
+    fann_biases = np.array([w for source, _, w in connections if source in bias_neurons])
+    net = bpcore.Network(sizes, init="nguyen_widrow", input_range=(X.min(), X.max()), seed=0)
+    ours_weights = np.concatenate([W.ravel() for W in net.weights])
+    ours_biases = np.concatenate(net.biases)
+    assert ours_weights.size == fann_weights.size and ours_biases.size == fann_biases.size
+    s = bpcore.network.nguyen_widrow_scale(sizes, "sigmoid", (X.min(), X.max()))
+    for weights in (fann_weights, ours_weights):
+        assert 0.0 <= weights.min() < 0.02 * s and 0.98 * s < weights.max() < s
+        assert abs(weights.mean() - s / 2) < 0.05 * s
+    for biases in (fann_biases, ours_biases):
+        assert -s <= biases.min() < -0.9 * s and 0.9 * s < biases.max() < s

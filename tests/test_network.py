@@ -221,3 +221,21 @@ def test_compiled_activations_match_the_reference_to_a_few_ulps(activation, dtyp
     error = np.abs(got - expected) / np.maximum(np.abs(expected), np.finfo(dtype).tiny)
     error /= 1 + np.abs(X)
     assert np.max(error) <= ulps * eps, f"{np.max(error) / eps:.1f} ulps at {X[np.argmax(error.max(axis=1))]}"
+
+
+def test_a_nguyen_widrow_network_is_seeded_saves_and_loads(tmp_path):
+    """init="nguyen_widrow" (issue 14) is an ordinary network once built: the
+    same seed gives the same weights, and it saves, loads and pickles unchanged
+    (the model format stores weights, not how they were drawn)."""
+    import pickle
+
+    make = dict(activation="tanh", init="nguyen_widrow", input_range=(-2.0, 5.0))
+    net = bpcore.Network((3, 4, 2), seed=9, **make)
+    assert net == bpcore.Network((3, 4, 2), seed=9, **make)
+    assert net != bpcore.Network((3, 4, 2), seed=10, **make)
+    assert net != bpcore.Network((3, 4, 2), seed=9, activation="tanh", init="nguyen_widrow")  # (-1, 1)
+    net.save(tmp_path / "nw.npz")
+    assert bpcore.load(tmp_path / "nw.npz") == net
+    assert pickle.loads(pickle.dumps(net)) == net
+    float32 = bpcore.Network((3, 4, 2), seed=9, dtype="float32", **make)
+    np.testing.assert_array_equal(float32.params_vector(), net.params_vector().astype(np.float32))

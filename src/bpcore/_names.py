@@ -6,7 +6,9 @@ are equal."""
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
 OUTPUT_ACTIVATIONS = ("sigmoid", "identity", "softmax")
 LOSSES = ("squared_error", "cross_entropy")
-INITS = ("uniform", "xavier", "he")
+INITS = ("uniform", "xavier", "he", "nguyen_widrow")
+# Hidden activations init="nguyen_widrow" is made for (sigmoid-shaped units).
+NGUYEN_WIDROW_ACTIVATIONS = ("sigmoid", "tanh")
 
 ACTIVATION_CODE = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
 LOSS_CODE = {"squared_error": 0, "cross_entropy": 1}

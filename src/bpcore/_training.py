@@ -8,7 +8,11 @@ signature repeats the table's defaults (checked at import by
 locals())``. It supplies only a *runner*, which owns the parameters while
 training and knows how to run one epoch over a given example order:
 
+    runner.set_learning_rate(rate)     the learning rate of the next epochs (set
+                                       before every epoch: lr_schedule)
     runner.run_epoch(order) -> float   training error of the epoch (summed loss)
+    runner.outputs(X) -> array         the network's outputs for X with the
+                                       current parameters (bit_fail_limit)
     runner.error(X, T) -> float        summed loss on other data (validation)
     runner.snapshot() -> object        a copy of the current parameters
     runner.restore(snapshot)           go back to a snapshot
@@ -55,6 +59,8 @@ __all__ = [
     "TRAIN_CONSTRAINTS",
     "TRAIN_DEFAULTS",
     "TrainSetup",
+    "LearningRate",
+    "bit_fail",
     "fit",
     "prepare",
     "run",
@@ -63,6 +69,25 @@ __all__ = [
 ]
 
 _Real, _Int = numbers.Real, numbers.Integral
+
+# The named learning-rate schedules (``lr_schedule``); a callable is the fourth kind.
+LR_SCHEDULES = ("constant", "invscaling", "adaptive")
+
+
+class Schedule:
+    """The constraint of ``lr_schedule``: one of :data:`LR_SCHEDULES`, or a
+    callable ``(epoch, history) -> learning rate``."""
+
+    def check(self, name, value):
+        if callable(value):
+            return value
+        if not isinstance(value, str) or value not in LR_SCHEDULES:
+            allowed = ", ".join(repr(s) for s in LR_SCHEDULES)
+            raise ValueError(
+                f"{name} must be one of {allowed} or a callable (epoch, history) -> learning "
+                f"rate; got {value!r}"
+            )
+        return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +148,48 @@ OPTIONS = {
         "Clip the gradient of each step to this Euclidean norm (over all weights\n"
         "and biases) before the update.",
     ),
+    # ---- learning-rate schedules and bit-fail stopping (issue 14)
+    "lr_schedule": Option(
+        "constant", Schedule(), '{"constant", "invscaling", "adaptive"} or callable(epoch, history)',
+        "The learning rate of each epoch (``History.learning_rate`` records it).\n"
+        "``\"constant\"``: ``learning_rate`` throughout. ``\"invscaling\"``:\n"
+        "scikit-learn's rule, after every epoch η = learning_rate / (t + 1) ** power_t\n"
+        "with t the examples seen so far. ``\"adaptive\"``: scikit-learn's rule,\n"
+        "η is divided by 5 once the epoch's mean training error (per example) has\n"
+        "not fallen below the best so far minus ``tol`` for more than\n"
+        "``n_iter_no_change`` epochs in a row; when η is already <= 1e-6, training\n"
+        "stops instead (``stop_reason=\"no_improvement\"``). A callable gives the\n"
+        "rate of epoch ``epoch`` (counted from 1) before it runs, from the history\n"
+        "of the epochs before; it must return a finite number > 0, and\n"
+        "``learning_rate`` is then unused (leave it at its default).",
+    ),
+    "power_t": Option(
+        0.5, Interval(_Real, 0, None, closed="left"), "float >= 0",
+        "The exponent of ``lr_schedule=\"invscaling\"`` (refused with other schedules).",
+    ),
+    "tol": Option(
+        1e-4, Interval(_Real, 0, None, closed="left"), "float >= 0",
+        "The improvement ``lr_schedule=\"adaptive\"`` asks of the mean training\n"
+        "error (refused with other schedules).",
+    ),
+    "n_iter_no_change": Option(
+        10, Interval(_Int, 1, None, closed="left"), "int >= 1",
+        "Epochs without improvement ``lr_schedule=\"adaptive\"`` tolerates before\n"
+        "it divides the rate by 5 (refused with other schedules; not ``patience``,\n"
+        "which watches the validation error).",
+    ),
+    "bit_fail_limit": Option(
+        None, Interval(_Real, 0, None, closed="neither", allow_none=True), "float > 0 or None",
+        "Record ``History.bit_fail`` after every epoch: the number of outputs, over\n"
+        "the training set, with |t_k − o_k| >= bit_fail_limit (FANN's bit fail),\n"
+        "from a forward pass with the weights the epoch ended with.",
+    ),
+    "target_bit_fail": Option(
+        None, Interval(_Int, 0, None, closed="left", allow_none=True), "int >= 0 or None",
+        "With ``bit_fail_limit``: stop once an epoch's bit-fail count is at or\n"
+        "below it (FANN's ``FANN_STOPFUNC_BIT``; ``stop_reason=\"target_bit_fail\"``).",
+    ),
+    # ---- end of the issue 14 block
     "target_error": Option(
         None, Interval(_Real, 0, None, closed="left", allow_none=True), "float >= 0 or None",
         "Stop once an epoch's training error falls below it (§9.1, rule 3).",
@@ -185,8 +252,16 @@ class History:
     best_epoch : int or None
         The epoch with the lowest validation error (None without ``validation``).
     stop_reason : str or None
-        ``"epochs"``, ``"target_error"``, ``"early_stopping"`` or ``"callback"``;
-        ``"diverged"`` in the history that a ``DivergenceError`` carries.
+        ``"epochs"``, ``"target_error"``, ``"target_bit_fail"``,
+        ``"early_stopping"``, ``"callback"`` or (``lr_schedule="adaptive"``)
+        ``"no_improvement"``; ``"diverged"`` in the history that a
+        ``DivergenceError`` carries.
+    learning_rate : list of float
+        Per epoch, the learning rate it trained with (``lr_schedule``).
+    bit_fail : list of int
+        With ``bit_fail_limit``, per epoch: the outputs over the training set
+        with |t_k − o_k| >= bit_fail_limit, from a forward pass after the
+        epoch's last update (before the callback). Empty without it.
     grad_norm : list of list of float
         With ``diagnostics=True``, per epoch and per weight layer (input side
         first): the root mean square over the epoch's examples of the Euclidean
@@ -208,6 +283,8 @@ class History:
     stop_reason: "str | None" = None
     grad_norm: list = dataclasses.field(default_factory=list)
     saturation: list = dataclasses.field(default_factory=list)
+    learning_rate: list = dataclasses.field(default_factory=list)
+    bit_fail: list = dataclasses.field(default_factory=list)
 
     def diagnose(self, baseline=None):
         """Findings about this run: which of the lecture's Table 3 problems
@@ -326,6 +403,7 @@ def prepare(net, X, T, options):
         )
     elif opts["patience"] is not None:
         raise ValueError("patience needs validation=(X_val, T_val) to watch")
+    check_schedule_options(opts)
     for name, targets in (("T", T), ("T_val", T_val)):
         if targets is not None:
             check_targets(net, opts["loss"], targets, name)
@@ -334,6 +412,38 @@ def prepare(net, X, T, options):
     # the kernels' feet while they train: give them a copy.
     X, T = (a.copy() if np.shares_memory(a, net._params) else a for a in (X, T))
     return TrainSetup(net, X, T, X_val, T_val, opts)
+
+
+# The options each named schedule uses beyond learning_rate (a callable uses none,
+# not even learning_rate).
+_SCHEDULE_USES = {"constant": (), "invscaling": ("power_t",), "adaptive": ("tol", "n_iter_no_change")}
+
+
+def check_schedule_options(opts):
+    """Refuse what the chosen ``lr_schedule`` would silently ignore (an option
+    of another schedule given a value other than its default), and
+    ``target_bit_fail`` without ``bit_fail_limit``."""
+    schedule = opts["lr_schedule"]
+    named = schedule if isinstance(schedule, str) else None
+    uses = _SCHEDULE_USES.get(named, ())
+    shown = repr(named) if named else "a callable"
+    for name in ("power_t", "tol", "n_iter_no_change"):
+        if name not in uses and opts[name] != TRAIN_DEFAULTS[name]:
+            users = [s for s, options in _SCHEDULE_USES.items() if name in options]
+            raise ValueError(
+                f"{name}={opts[name]!r} is only used with lr_schedule={users[0]!r}; lr_schedule is "
+                f"{shown}, so leave {name} at its default ({TRAIN_DEFAULTS[name]!r})"
+            )
+    if named is None and opts["learning_rate"] != TRAIN_DEFAULTS["learning_rate"]:
+        raise ValueError(
+            f"learning_rate={opts['learning_rate']!r} is not used with a callable lr_schedule "
+            "(it gives every epoch's rate); leave learning_rate at its default"
+        )
+    if opts["target_bit_fail"] is not None and opts["bit_fail_limit"] is None:
+        raise ValueError(
+            f"target_bit_fail={opts['target_bit_fail']!r} needs bit_fail_limit: the bit-fail count "
+            "is the number of outputs with |t - o| >= bit_fail_limit"
+        )
 
 
 def prepare_error(net, X, T, loss, dtype=None):
@@ -383,6 +493,54 @@ class _Progress:
             self.bar.close()
 
 
+class LearningRate:
+    """The named schedules of ``lr_schedule`` (scikit-learn's rules, from
+    ``sklearn/neural_network``: ``SGDOptimizer.iteration_ends`` and
+    ``trigger_stopping``, ``BaseMultilayerPerceptron._update_no_improvement_count``
+    and the end of an epoch in ``_fit_stochastic``). ``rate`` is the rate of the
+    next epoch; :meth:`epoch_ended` moves it on, from the epoch's mean training
+    error per example (scikit-learn's ``loss_``), and says whether to stop."""
+
+    # scikit-learn's trigger_stopping: an adaptive rate this small is not divided again.
+    SMALLEST = 1e-6
+
+    def __init__(self, opts, n_examples):
+        self.schedule = opts["lr_schedule"]
+        self.initial = self.rate = opts["learning_rate"]
+        self.power_t, self.tol, self.n_iter_no_change = opts["power_t"], opts["tol"], opts["n_iter_no_change"]
+        self.n_examples = n_examples
+        self.examples_seen = 0  # scikit-learn's t_
+        self.best_loss = math.inf
+        self.no_improvement = 0
+
+    def epoch_ended(self, mean_loss):
+        """Move ``rate`` on after an epoch; True: stop (adaptive, no improvement
+        and the rate already at most 1e-6)."""
+        self.examples_seen += self.n_examples
+        if mean_loss > self.best_loss - self.tol:
+            self.no_improvement += 1
+        else:
+            self.no_improvement = 0
+        if mean_loss < self.best_loss:
+            self.best_loss = mean_loss
+        if self.schedule == "invscaling":
+            self.rate = float(self.initial) / (self.examples_seen + 1) ** self.power_t
+        if self.schedule == "adaptive" and self.no_improvement > self.n_iter_no_change:
+            if self.rate <= self.SMALLEST:
+                return True
+            self.rate /= 5.0
+            self.no_improvement = 0
+        return False
+
+
+def bit_fail(T, outputs, limit):
+    """FANN's bit fail: how many outputs o_k differ from their target t_k by
+    ``limit`` or more (``fann_update_MSE``: ``fann_abs(neuron_diff) >=
+    ann->bit_fail_limit``), over all examples and outputs."""
+    difference = np.abs(np.asarray(T, dtype=np.float64) - np.asarray(outputs, dtype=np.float64))
+    return int(np.count_nonzero(difference >= limit))
+
+
 def run(setup, runner):
     """The epoch loop shared by both trainers: run epochs until a stopping rule
     fires, keep the history, guard against divergence; the runner commits its
@@ -393,11 +551,21 @@ def run(setup, runner):
                          permute=getattr(runner, "permute", None))
     best_val, best_params = math.inf, None
     progress = _Progress(opts["progress"], opts["epochs"])
+    schedule = LearningRate(opts, setup.X.shape[0])
     # The weights after the last finite epoch, taken before the callback runs
     # (a callback that damages the weights must not become the fallback).
     last_good = runner.snapshot()
     try:
         for epoch in range(1, opts["epochs"] + 1):
+            if callable(opts["lr_schedule"]):
+                rate = _checked_rate(
+                    _call_user(opts["lr_schedule"], "lr_schedule", epoch, history, setup, runner,
+                               last_good),
+                    epoch,
+                )
+            else:
+                rate = schedule.rate
+            runner.set_learning_rate(rate)
             error = runner.run_epoch(order.next_epoch())
             if not (math.isfinite(error) and runner.finite()):
                 runner.restore(last_good)
@@ -405,15 +573,18 @@ def run(setup, runner):
                 raise DivergenceError(
                     f"training diverged in epoch {epoch}: {_what_diverged(error, setup)}. "
                     f"The network holds the weights after epoch {epoch - 1}; "
-                    f"try a smaller learning_rate (it was {opts['learning_rate']!r}) "
+                    f"try a smaller learning_rate (epoch {epoch} trained with {rate!r}) "
                     "or set max_grad_norm.",
                     epoch=epoch,
                     history=history,
                 )
             history.train_error.append(error)
+            history.learning_rate.append(rate)
             history.epochs_run = epoch
             if opts["diagnostics"]:
                 record_diagnostics(history, runner.diagnostics, setup.X.shape[0], setup.net.layer_sizes)
+            if opts["bit_fail_limit"] is not None:
+                history.bit_fail.append(bit_fail(setup.T, runner.outputs(setup.X), opts["bit_fail_limit"]))
             last_good = runner.snapshot()
             if setup.X_val is not None:
                 val = runner.error(setup.X_val, setup.T_val)
@@ -425,15 +596,19 @@ def run(setup, runner):
             progress.update(epoch, history)
             if opts["target_error"] is not None and error < opts["target_error"]:
                 history.stop_reason = "target_error"
+            elif opts["target_bit_fail"] is not None and history.bit_fail[-1] <= opts["target_bit_fail"]:
+                history.stop_reason = "target_bit_fail"
             elif (
                 opts["patience"] is not None
                 and epoch - (history.best_epoch or 0) >= opts["patience"]
             ):
                 history.stop_reason = "early_stopping"
-            elif opts["callback"] is not None and _call_back(
-                opts["callback"], epoch, history, setup, runner, last_good
+            elif opts["callback"] is not None and _call_user(
+                opts["callback"], "callback", epoch, history, setup, runner, last_good
             ) is False:
                 history.stop_reason = "callback"
+            elif schedule.epoch_ended(error / setup.X.shape[0]):
+                history.stop_reason = "no_improvement"
             if history.stop_reason is not None:
                 break
         else:
@@ -444,6 +619,26 @@ def run(setup, runner):
         progress.close()
         runner.commit()
     return history
+
+
+def _checked_rate(rate, epoch):
+    """The learning rate a callable ``lr_schedule`` returned for ``epoch``: a
+    finite real number > 0 (else a TypeError/ValueError naming the epoch and
+    the value; the network keeps the weights after the epoch before)."""
+    after = (f"The network holds the weights after epoch {epoch - 1}." if epoch > 1
+             else "The network is unchanged (no epoch ran).")
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, _Real):
+        raise TypeError(
+            f"lr_schedule returned {rate!r} ({type(rate).__name__}) for epoch {epoch}; it must "
+            f"return the epoch's learning rate, a finite real number > 0. {after}"
+        )
+    value = float(rate)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"lr_schedule returned {rate!r} for epoch {epoch}; it must return the epoch's "
+            f"learning rate, a finite real number > 0. {after}"
+        )
+    return value
 
 
 def _what_diverged(error, setup):
@@ -457,28 +652,35 @@ def _what_diverged(error, setup):
     )
 
 
-def _call_back(callback, epoch, history, setup, runner, last_good):
-    """Call ``callback(epoch, history)`` with the network holding the current
-    weights, then go on from whatever weights it left there (a max-norm
-    constraint, say). Weights it made non-finite end training like a
-    divergence, with the weights as they were before it ran."""
+def _call_user(function, name, epoch, history, setup, runner, last_good):
+    """Call ``function(epoch, history)`` (the ``callback``, or a callable
+    ``lr_schedule``) with the network holding the current weights, then go on
+    from whatever weights it left there (a max-norm constraint, say). Weights
+    it made non-finite end training like a divergence, with the weights as they
+    were before it ran (``last_good``)."""
     runner.commit()
-    answer = callback(epoch, history)
+    answer = function(epoch, history)
     try:  # arrays it put into net.weights / net.biases go into the buffer, checked
         setup.net._adopt_replaced()
     except ValueError as error:
-        raise ValueError(f"the callback of epoch {epoch} changed the network: {error}") from None
+        raise ValueError(f"the {name} of epoch {epoch} changed the network: {error}") from None
     runner.reload()
     if not runner.finite():
         runner.restore(last_good)
         raise DivergenceError(
-            f"the callback of epoch {epoch} left NaN or infinity in the network's weights or "
-            f"biases. The network holds the weights after epoch {epoch}, as they were before "
-            "the callback ran.",
+            f"the {name} of epoch {epoch} left NaN or infinity in the network's weights or "
+            f"biases. The network holds the weights after epoch {_last_good_epoch(name, epoch)}, "
+            f"as they were before the {name} ran.",
             epoch=epoch,
             history=history,
         )
     return answer
+
+
+def _last_good_epoch(name, epoch):
+    """The epoch whose weights ``last_good`` holds when ``name`` runs in
+    ``epoch``: the callback runs after its epoch, the schedule before."""
+    return epoch if name == "callback" else epoch - 1
 
 
 def fit(runner_class, net, X, T, given):

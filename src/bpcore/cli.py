@@ -25,6 +25,7 @@ import numpy as np
 from . import _compare, _csv, _fileio, datasets, diagnostics, model_io
 from ._dispatch import variant
 from ._names import HIDDEN_ACTIVATIONS, INITS, LOSSES, OUTPUT_ACTIVATIONS
+from ._training import LR_SCHEDULES
 from ._version import __version__
 from .compiled import total_error, train
 from .errors import DivergenceError
@@ -211,6 +212,7 @@ def _run_train(args):
             raise UsageError(f"--plot {args.plot} is the --out file")
     if args.patience is not None and args.val_split is None:
         raise UsageError("--patience needs --val-split: early stopping watches the validation error")
+    schedule_options = _schedule_options(args)
     data = _csv.read_examples(args.data, args.target, args.classify)
     X, standardisation = data.X, None
     if args.standardize:
@@ -219,20 +221,24 @@ def _run_train(args):
     metadata = model_io.column_metadata(data.inputs, data.targets, data.classes, standardisation)
     output_activation = args.output_activation or ("softmax" if data.classes else "identity")
     loss = args.loss or ("cross_entropy" if output_activation == "softmax" else "squared_error")
-    net = Network(
-        (X.shape[1], *args.hidden, data.T.shape[1]), activation=args.activation,
-        output_activation=output_activation, init=args.init, seed=args.seed, dtype=args.dtype,
-    )
     X_train, T_train, validation = X, data.T, None
     if args.val_split is not None:
         X_train, X_val, T_train, T_val = datasets.train_test_split(
             X, data.T, test_fraction=args.val_split, seed=args.seed
         )
         validation = (X_val, T_val)
+    # Nguyen–Widrow needs the input range: FANN's fann_init_weights takes it from
+    # the training data (after scaling), and so does this command.
+    input_range = (float(X_train.min()), float(X_train.max())) if args.init == "nguyen_widrow" else None
+    net = Network(
+        (X.shape[1], *args.hidden, data.T.shape[1]), activation=args.activation,
+        output_activation=output_activation, init=args.init, seed=args.seed, dtype=args.dtype,
+        input_range=input_range,
+    )
     history = train(
         net, X_train, T_train, learning_rate=args.lr, epochs=args.epochs, momentum=args.momentum,
         loss=loss, batch_size=args.batch_size, validation=validation, patience=args.patience,
-        seed=args.seed, progress=sys.stderr.isatty(), diagnostics=True,
+        seed=args.seed, progress=sys.stderr.isatty(), diagnostics=True, **schedule_options,
     )
     model_io.save(net, args.out, metadata=metadata)
     if args.plot is not None:
@@ -241,6 +247,25 @@ def _run_train(args):
     _print_training_summary(args, data, net, loss, history, (X_train, T_train), validation)
     _print_findings(history, args.prog, diagnostics.baseline_error(T_train, loss))
     return EXIT_OK
+
+
+def _schedule_options(args):
+    """The ``train`` options of --lr-schedule, --power-t, --tol,
+    --n-iter-no-change, --bit-fail-limit and --target-bit-fail (only those
+    given), refusing the ones the chosen schedule does not use."""
+    schedule = args.lr_schedule or "constant"
+    uses = {"--power-t": "invscaling", "--tol": "adaptive", "--n-iter-no-change": "adaptive"}
+    given = {"--power-t": args.power_t, "--tol": args.tol, "--n-iter-no-change": args.n_iter_no_change}
+    for option, value in given.items():
+        if value is not None and uses[option] != schedule:
+            raise UsageError(f"{option} needs --lr-schedule {uses[option]} (the schedule is {schedule})")
+    if args.target_bit_fail is not None and args.bit_fail_limit is None:
+        raise UsageError("--target-bit-fail needs --bit-fail-limit: the bit-fail count is the number "
+                         "of outputs with |t - o| >= the limit")
+    names = {"lr_schedule": args.lr_schedule, "power_t": args.power_t, "tol": args.tol,
+             "n_iter_no_change": args.n_iter_no_change, "bit_fail_limit": args.bit_fail_limit,
+             "target_bit_fail": args.target_bit_fail}
+    return {name: value for name, value in names.items() if value is not None}
 
 
 def _plot_training(history, net, loss, f, fmt):
@@ -291,6 +316,16 @@ def _print_training_summary(args, data, net, loss, history, training, validation
         f"epochs run    {history.epochs_run} (stop reason: {history.stop_reason})",
         f"train error   {last:.6g} ({loss} summed over the last epoch; {last / n_train:.4g} per example)",
     ]
+    if args.lr_schedule not in (None, "constant"):
+        lines.append(
+            f"learning rate {history.learning_rate[0]:.6g} in epoch 1, {history.learning_rate[-1]:.6g} in "
+            f"epoch {history.epochs_run} ({args.lr_schedule})"
+        )
+    if history.bit_fail:
+        lines.append(
+            f"bit fail      {history.bit_fail[-1]} of {training[1].size} outputs with |t - o| >= "
+            f"{args.bit_fail_limit:g} after the last epoch"
+        )
     if validation:
         kept = " (its weights were kept)" if history.best_epoch != history.epochs_run else ""
         lines.append(
@@ -639,7 +674,29 @@ def build_parser():
                            help="output units (default: softmax for classes, identity for numbers)")
     train_cmd.add_argument("--loss", choices=LOSSES,
                            help="default: cross_entropy with softmax outputs, else squared_error")
-    train_cmd.add_argument("--init", choices=INITS, default="xavier", help="initial weights (default xavier)")
+    train_cmd.add_argument("--init", choices=INITS, default="xavier",
+                           help="initial weights (default xavier); nguyen_widrow is FANN's "
+                                "fann_init_weights for sigmoid or tanh hidden units, scaled to the "
+                                "training inputs' range (after --standardize)")
+    train_cmd.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                           help="learning rate per epoch: constant (default), invscaling "
+                                "(η / (t + 1) ** power_t after t examples) or adaptive (η / 5 when the "
+                                "training error stalls), scikit-learn's rules")
+    train_cmd.add_argument("--power-t", type=_bounded(float, lambda x: 0.0 <= x < float("inf"),
+                                                      "a number >= 0"),
+                           metavar="P", help="exponent of --lr-schedule invscaling (default 0.5)")
+    train_cmd.add_argument("--tol", type=_bounded(float, lambda x: 0.0 <= x < float("inf"), "a number >= 0"),
+                           help="improvement of the mean training error that --lr-schedule adaptive "
+                                "asks for (default 1e-4)")
+    train_cmd.add_argument("--n-iter-no-change", type=_positive_int, metavar="K",
+                           help="epochs without that improvement before --lr-schedule adaptive divides "
+                                "the rate by 5 (default 10)")
+    train_cmd.add_argument("--bit-fail-limit", type=_bounded(float, lambda x: 0.0 < x < float("inf"),
+                                                             "a number > 0"),
+                           metavar="L", help="count the outputs with |t - o| >= L after every epoch "
+                                             "(FANN's bit fail)")
+    train_cmd.add_argument("--target-bit-fail", type=_bounded(int, lambda n: n >= 0, "a whole number >= 0"),
+                           metavar="N", help="stop once at most N outputs fail (needs --bit-fail-limit)")
     train_cmd.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
                            help="scale each input to mean 0, standard deviation 1 over the training "
                                 "file (stored in the model, applied by predict; default on)")

@@ -77,6 +77,10 @@ class _KernelRunner:
         """Fill ``order`` with the epoch's permutation (ordering.permutation, in C)."""
         _kernels().shuffle_order(order, seed)
 
+    def set_learning_rate(self, rate):
+        """The kernels take the options per call: the next chunks use ``rate``."""
+        self.options["learning_rate"] = float(rate)
+
     def run_epoch(self, order):
         train_examples = _kernels().train_examples
         E = 0.0
@@ -92,6 +96,11 @@ class _KernelRunner:
 
     def error(self, X, T):
         return _kernels().error_sum(self.params, self.sizes, *self.codes, self.loss, X, T)
+
+    def outputs(self, X):
+        out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.params.dtype)
+        _kernels().forward_batch(self.params, self.sizes, *self.codes, X, out)
+        return out
 
     def snapshot(self):
         return self.params.copy()
@@ -125,6 +134,12 @@ def train(
     batch_size=1,
     weight_decay=0.0,
     max_grad_norm=None,
+    lr_schedule="constant",
+    power_t=0.5,
+    tol=1e-4,
+    n_iter_no_change=10,
+    bit_fail_limit=None,
+    target_bit_fail=None,
     target_error=None,
     validation=None,
     patience=None,

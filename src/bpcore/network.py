@@ -20,7 +20,7 @@ import numpy as np
 from . import _model_format, _names
 from ._validation import FLOAT_DTYPES, Interval, OneOf, as_float_matrix, checked_real_array, validate_params
 
-__all__ = ["Network", "check_network"]
+__all__ = ["Network", "check_network", "nguyen_widrow_scale"]
 
 _ALIGNMENT = 64  # bytes: a cache line, and one AVX-512 vector
 
@@ -31,6 +31,65 @@ _NETWORK_CONSTRAINTS = {
     "init_scale": Interval(numbers.Real, 0, None, closed="neither"),
     "seed": Interval(numbers.Integral, 0, None, closed="left", allow_none=True),
 }
+
+
+def nguyen_widrow_scale(layer_sizes, activation, input_range):
+    """The scale factor s of FANN's Nguyen–Widrow initialisation, computed as
+    libfann 2.2's ``fann_init_weights`` (fann.c) computes it::
+
+        num_hidden_neurons = total_neurons - (num_input + num_output + num_layers)
+        scale_factor = (float) (pow((double) (0.7f * (double) num_hidden_neurons),
+                                    (double) (1.0f / (double) num_input))
+                                / (double) (largest_inp - smallest_inp));
+
+    that is, s = (0.7 H) ** (1 / n_inputs) / (hi − lo), with 0.7 the float32
+    0.7f, H the units of all hidden layers, and the result rounded to float32.
+    (The published rule, β = 0.7 H ** (1 / n_inputs), has the 0.7 outside the
+    power; FANN's has it inside, and bpcore follows FANN.) Checks the network
+    and ``input_range`` (default (-1, 1)) first."""
+    if activation not in _names.NGUYEN_WIDROW_ACTIVATIONS:
+        raise ValueError(
+            f"init='nguyen_widrow' is for sigmoid and tanh hidden units (it spreads the active "
+            f"regions of sigmoid-shaped units over the input range); got activation={activation!r}. "
+            "Use init='he' for relu units"
+        )
+    hidden = sum(layer_sizes[1:-1])
+    if hidden == 0:
+        raise ValueError(
+            f"init='nguyen_widrow' needs at least one hidden layer (its scale grows with the number "
+            f"of hidden units; with none, FANN's rule makes every weight 0); got layer_sizes={layer_sizes!r}"
+        )
+    lo, hi = _check_input_range(input_range)
+    scale = (float(np.float32(0.7)) * hidden) ** (1.0 / layer_sizes[0]) / (hi - lo)
+    largest = float(np.finfo(np.float32).max) / 2  # FANN's scale_factor is a C float
+    if not scale <= largest:
+        raise ValueError(
+            f"input_range={input_range!r} is too narrow: the Nguyen–Widrow scale {scale:.3g} is "
+            f"beyond the float32 range in which FANN computes it (at most {largest:.3g})"
+        )
+    return float(np.float32(scale))
+
+
+def _check_input_range(input_range):
+    """``(lo, hi)``: two finite real numbers, lo < hi, hi − lo finite."""
+    if input_range is None:
+        return -1.0, 1.0
+    try:
+        lo, hi = input_range
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"input_range must be a pair (lo, hi) of the smallest and largest input value; "
+            f"got {input_range!r}"
+        ) from None
+    for value in (lo, hi):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"input_range must hold two real numbers; got {input_range!r}")
+    lo, hi = float(lo), float(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi and np.isfinite(hi - lo)):
+        raise ValueError(
+            f"input_range must be (lo, hi) with finite lo < hi (and hi - lo finite); got {input_range!r}"
+        )
+    return lo, hi
 
 
 def _check_dtype(dtype):
@@ -97,13 +156,24 @@ class Network:
         Activation of the hidden units.
     output_activation : {"sigmoid", "identity", "softmax"}
         Activation of the output units.
-    init : {"uniform", "xavier", "he"}
+    init : {"uniform", "xavier", "he", "nguyen_widrow"}
         ``"uniform"``: weights and biases uniform in ``[-init_scale, init_scale]``
         (the lecture's §5 step 2). ``"xavier"``: Glorot uniform weights,
         ``U(±sqrt(6 / (n_in + n_out)))``, zero biases. ``"he"``: He normal
-        weights, ``N(0, 2 / n_in)``, zero biases.
+        weights, ``N(0, 2 / n_in)``, zero biases. ``"nguyen_widrow"``: FANN's
+        ``fann_init_weights`` (Nguyen–Widrow as libfann 2.2 implements it, for
+        sigmoid and tanh hidden units and at least one hidden layer): with
+        ``s = (0.7 H) ** (1 / n_inputs) / (hi − lo)`` (rounded to float32, as
+        FANN does), H the hidden units of all hidden layers and ``(lo, hi)`` =
+        ``input_range``, every weight of every layer is uniform in ``[0, s)``
+        and every bias uniform in ``[−s, s)``.
     init_scale : float
         Half-width of the ``"uniform"`` initialisation.
+    input_range : (lo, hi) or None
+        Only with ``init="nguyen_widrow"``: the smallest and largest input value
+        the network will see (FANN takes them from the training data, over all
+        inputs: pass ``(X.min(), X.max())`` to do the same). None: ``(-1, 1)``,
+        inputs scaled as FANN's ``fann_scale_train`` usually scales them.
     seed : int or None
         Seed of ``numpy.random.default_rng``; the same seed gives the same network.
     dtype : {"float64", "float32"}
@@ -149,6 +219,7 @@ class Network:
         init_scale=0.05,
         seed=None,
         dtype="float64",
+        input_range=None,
     ):
         opts = validate_params(
             _NETWORK_CONSTRAINTS,
@@ -167,11 +238,22 @@ class Network:
                 f"init_scale must be at most {largest:.3g} for a {dtype.name} "
                 f"network; got {init_scale!r}"
             )
-        self._setup(_check_layer_sizes(layer_sizes), dtype, activation, output_activation)
+        layer_sizes = _check_layer_sizes(layer_sizes)
+        if init == "nguyen_widrow":
+            nw_scale = nguyen_widrow_scale(layer_sizes, activation, input_range)
+        elif input_range is not None:
+            raise ValueError(
+                f"input_range={input_range!r} is only used with init='nguyen_widrow'; "
+                f"init is {init!r}"
+            )
+        self._setup(layer_sizes, dtype, activation, output_activation)
         rng = np.random.default_rng(opts["seed"])
         for W, b in zip(self._weight_views, self._bias_views):
             n_out, n_in = W.shape
-            if init == "uniform":
+            if init == "nguyen_widrow":  # fann_init_weights: rand(0, s) weights, rand(-s, s) biases
+                W[...] = rng.uniform(0.0, nw_scale, size=W.shape)
+                b[...] = rng.uniform(-nw_scale, nw_scale, size=b.shape)
+            elif init == "uniform":
                 W[...] = rng.uniform(-init_scale, init_scale, size=W.shape)
                 b[...] = rng.uniform(-init_scale, init_scale, size=b.shape)
             elif init == "xavier":

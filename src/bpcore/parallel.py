@@ -183,6 +183,10 @@ class _HogwildRunner(_KernelRunner):
         self.pool = pool
         self.shards = [_KernelRunner(net, setup) for _ in range(n_threads)]
 
+    def set_learning_rate(self, rate):
+        for shard in self.shards:
+            shard.set_learning_rate(rate)
+
     def run_epoch(self, order):
         parts = np.array_split(order, len(self.shards))
         return sum(self.pool.map(_KernelRunner.run_epoch, self.shards, parts))

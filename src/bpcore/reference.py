@@ -180,10 +180,14 @@ class _ReferenceRunner:
         # leaves either the state before a step or the state after it.
         layers = _read_layers(net)
         self.state = (layers, _zeros_like(layers))
+        self.learning_rate = self.options["learning_rate"]  # η of the epoch (lr_schedule)
         # With diagnostics: per epoch, Σ_d ‖δ_l‖²·‖x_l‖² per weight layer, then the
         # saturated outputs per hidden layer (``_training.record_diagnostics``).
         self.diagnostics = [0.0] * (2 * len(layers)) if self.options["diagnostics"] else None
         self.saturated = _training.SATURATED[self.activation]
+
+    def set_learning_rate(self, rate):
+        self.learning_rate = rate
 
     def run_epoch(self, order):
         opts = self.options
@@ -211,7 +215,7 @@ class _ReferenceRunner:
                 gradient = [([[g / len(batch) for g in g_j] for g_j in gW], [g / len(batch) for g in gb])
                             for gW, gb in gradient]
             self.state = update(
-                layers, changes, gradient, opts["learning_rate"], opts["momentum"],
+                layers, changes, gradient, self.learning_rate, opts["momentum"],
                 opts["weight_decay"], opts["max_grad_norm"],
             )
         return E
@@ -228,6 +232,11 @@ class _ReferenceRunner:
     def error(self, X, T):
         return _summed_error(self.state[0], X.tolist(), T.tolist(), self.options["loss"],
                              self.activation, self.output_activation)
+
+    def outputs(self, X):
+        """The outputs o_k of :func:`forward` for every row of ``X`` (a list of lists)."""
+        layers = self.state[0]
+        return [forward(layers, x, self.activation, self.output_activation)[1][-1] for x in X.tolist()]
 
     def snapshot(self):
         return self.state
@@ -272,6 +281,12 @@ def train(
     batch_size=1,
     weight_decay=0.0,
     max_grad_norm=None,
+    lr_schedule="constant",
+    power_t=0.5,
+    tol=1e-4,
+    n_iter_no_change=10,
+    bit_fail_limit=None,
+    target_bit_fail=None,
     target_error=None,
     validation=None,
     patience=None,
