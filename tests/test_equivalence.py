@@ -110,15 +110,30 @@ def well_conditioned(net, X, T, options):
     exact = bpcore.Network.from_arrays(
         [W.astype(np.float64) for W in net.weights], [b.astype(np.float64) for b in net.biases],
         activation=net.activation, output_activation=net.output_activation)
-    nudged = exact.copy()
-    nudged.set_params_vector(exact.params_vector() * (1 + nudge))
+    # Two nudges: all weights scaled up together, and each moved by its own
+    # random sign. A trajectory can be insensitive to the first (a uniform
+    # scaling that the dynamics absorb) and still amplify the second, which is
+    # what the kernels' ulp-sized differences in every sum look like.
+    signs = np.random.default_rng(0).choice([-1.0, 1.0], size=exact.params_vector().size)
+    nudged = []
+    for factor in (1 + nudge, 1 + nudge * signs):
+        copy = exact.copy()
+        copy.set_params_vector(exact.params_vector() * factor)
+        nudged.append(copy)
     X, T = X.astype(np.float64), T.astype(np.float64)
-    (outcome, a), (_, b) = run(bpcore.reference.train, exact, X, T, options), run(
-        bpcore.reference.train, nudged, X, T, options)
+    outcome, a = run(bpcore.reference.train, exact, X, T, options)
     if isinstance(outcome, tuple):
         return False  # diverged: where exactly a blow-up overflows is decided by rounding
+    if np.abs(a.params_vector()).max() > 1e6:
+        # Blowing up without overflowing yet (errors growing 1e10-fold per epoch):
+        # growth rescales every rounding difference, whatever the nudges say.
+        return False
     scale = np.maximum(1.0, np.abs(a.params_vector()))
-    return bool(np.max(np.abs(a.params_vector() - b.params_vector()) / scale) <= limit)
+    for copy in nudged:
+        _, b = run(bpcore.reference.train, copy, X, T, options)
+        if isinstance(_, tuple) or np.max(np.abs(a.params_vector() - b.params_vector()) / scale) > limit:
+            return False
+    return True
 
 
 def assume_well_conditioned(problem, **extra):
@@ -173,8 +188,13 @@ def test_float32_agrees_within_1e_4(problem, assert_params_close):
 @given(problem=problems(dtype="float64"), patience=st.integers(1, 4), restore_best=st.booleans())
 def test_validation_and_stopping_agree(problem, patience, restore_best, assert_params_close):
     """Validation error, early stopping, restore_best and target_error choose the
-    same epoch and the same weights in both trainers."""
+    same epoch and the same weights in both trainers. This test is about the
+    stopping rules, so it keeps to moderate steps η/(1 − α) ≤ 0.5: at η = 1 a
+    tanh/identity network can pass the conditioning probe and still amplify the
+    kernels' ulp-sized differences past 1e-12 within a few epochs (seen: 1.8e-12),
+    which says nothing about the stopping rules."""
     net, X, T, options = problem
+    assume(options["learning_rate"] / (1 - options["momentum"]) <= 0.5)
     options["epochs"] = 6
     half = max(1, X.shape[0] // 2)
     extra = dict(validation=(X[:half], T[:half]), patience=patience, restore_best=restore_best)
