@@ -24,17 +24,28 @@ BP_NO_CONTRACT void BP_NAME(sgd_step)(ptrdiff_t n, BP_T *BP_RESTRICT w, BP_T *BP
     const int decay = decayed && k->decay != 0, momentum = k->momentum != 0;
     const int nesterov = k->nesterov;
     ptrdiff_t i;
-    for (i = 0; i < n; i++) {
-        BP_T g = scale * (gmul * grad[i]);
-        BP_T c = decay ? lr * (g - lambda * w[i]) : lr * g;
-        if (momentum) {
-            BP_T v = c + alpha * vel[i];
-            vel[i] = v;
-            w[i] = nesterov ? w[i] + (alpha * v + c) : w[i] + v;
-        } else {
-            w[i] = w[i] + c;
-        }
+    /* One loop per combination, each without a branch or a conditional store
+       (so that it vectorises). */
+#define BP_SGD_LOOP(DECAY, MOMENTUM, NESTEROV)                                 \
+    for (i = 0; i < n; i++) {                                                  \
+        BP_T g = scale * (gmul * grad[i]);                                     \
+        BP_T c = (DECAY) ? lr * (g - lambda * w[i]) : lr * g;                  \
+        if (MOMENTUM) {                                                        \
+            BP_T v = c + alpha * vel[i];                                       \
+            vel[i] = v;                                                        \
+            w[i] = (NESTEROV) ? w[i] + (alpha * v + c) : w[i] + v;             \
+        } else {                                                               \
+            w[i] = w[i] + c;                                                   \
+        }                                                                      \
     }
+    if (momentum && nesterov) {
+        if (decay) BP_SGD_LOOP(1, 1, 1) else BP_SGD_LOOP(0, 1, 1)
+    } else if (momentum) {
+        if (decay) BP_SGD_LOOP(1, 1, 0) else BP_SGD_LOOP(0, 1, 0)
+    } else {
+        if (decay) BP_SGD_LOOP(1, 0, 0) else BP_SGD_LOOP(0, 0, 0)
+    }
+#undef BP_SGD_LOOP
 }
 
 /* Adam / AdamW (reference.adam_update, torch's _single_tensor_adam), with
@@ -97,27 +108,42 @@ BP_NO_CONTRACT void BP_NAME(rmsprop_step)(ptrdiff_t n, BP_T *BP_RESTRICT w, BP_T
     const int decay = decayed && k->decay != 0, centered = k->centered;
     const int momentum = k->momentum > 0;
     ptrdiff_t i;
-    for (i = 0; i < n; i++) {
-        BP_T G = -(scale * (gmul * grad[i]));
-        BP_T wi = w[i], avg;
-        if (decay)
-            G = G + lambda * wi;
-        BP_T si = s[i] * rho + (omr * G) * G;
-        s[i] = si;
-        if (centered) {
-            BP_T ai = BP_NAME(lerp)(a[i], G, weight, small);
-            a[i] = ai;
-            avg = BP_SQRT(si + (-ai) * ai);
-        } else {
-            avg = BP_SQRT(si);
-        }
-        avg = avg + eps;
-        if (momentum) {
-            BP_T bi = b[i] * mu + G / avg;
-            b[i] = bi;
-            w[i] = wi + neg_lr * bi;
-        } else {
-            w[i] = wi + (neg_lr * G) / avg;
-        }
+    /* One loop per combination of the options, each without a branch or a
+       conditional store (so that it vectorises). */
+#define BP_RMSPROP_LOOP(DECAY, CENTERED, MOMENTUM, SMALL)                      \
+    for (i = 0; i < n; i++) {                                                  \
+        BP_T G = -(scale * (gmul * grad[i]));                                  \
+        BP_T wi = w[i], avg;                                                   \
+        if (DECAY)                                                             \
+            G = G + lambda * wi;                                               \
+        BP_T si = s[i] * rho + (omr * G) * G;                                  \
+        s[i] = si;                                                             \
+        if (CENTERED) {                                                        \
+            BP_T ai = BP_NAME(lerp)(a[i], G, weight, SMALL);                   \
+            a[i] = ai;                                                         \
+            avg = BP_SQRT(si + (-ai) * ai);                                    \
+        } else {                                                               \
+            avg = BP_SQRT(si);                                                 \
+        }                                                                      \
+        avg = avg + eps;                                                       \
+        if (MOMENTUM) {                                                        \
+            BP_T bi = b[i] * mu + G / avg;                                     \
+            b[i] = bi;                                                         \
+            w[i] = wi + neg_lr * bi;                                           \
+        } else {                                                               \
+            w[i] = wi + (neg_lr * G) / avg;                                    \
+        }                                                                      \
     }
+#define BP_RMSPROP_DECAY(CENTERED, MOMENTUM, SMALL)                            \
+    if (decay) BP_RMSPROP_LOOP(1, CENTERED, MOMENTUM, SMALL)                   \
+    else BP_RMSPROP_LOOP(0, CENTERED, MOMENTUM, SMALL)
+    if (centered && small) {
+        if (momentum) { BP_RMSPROP_DECAY(1, 1, 1) } else { BP_RMSPROP_DECAY(1, 0, 1) }
+    } else if (centered) {
+        if (momentum) { BP_RMSPROP_DECAY(1, 1, 0) } else { BP_RMSPROP_DECAY(1, 0, 0) }
+    } else {
+        if (momentum) { BP_RMSPROP_DECAY(0, 1, 0) } else { BP_RMSPROP_DECAY(0, 0, 0) }
+    }
+#undef BP_RMSPROP_DECAY
+#undef BP_RMSPROP_LOOP
 }
