@@ -7,7 +7,10 @@
 
 Table 1, per shape and dtype: examples/s of plain per-example SGD and of
 ``momentum=0.9``, ``weight_decay=1e-4``, ``max_grad_norm=1.0``,
-``batch_size=32`` and ``batch_size=32, momentum=0.9``, with each path's ratio
+``batch_size=32``, ``batch_size=32, momentum=0.9``, and the optimizers of
+issue 14 per example (``nesterov=True`` with ``momentum=0.9``,
+``optimizer="adam"``, ``optimizer="rmsprop"``, these two at learning rate
+0.001), with each path's ratio
 to plain, all timed round-robin in the same run (sigmoid units, ½ squared
 error, learning rate 0.1; the shapes and data of bench_train.py). For the
 mini-batch rows also GFLOP/s (6 flops per weight per example) as a share of
@@ -31,6 +34,9 @@ PATHS = {
     "max_grad_norm=1.0": {"max_grad_norm": 1.0},
     "batch_size=32": {"batch_size": 32},
     "batch_size=32, momentum=0.9": {"batch_size": 32, "momentum": 0.9},
+    "nesterov, momentum=0.9": {"momentum": 0.9, "nesterov": True},
+    "adam (lr 0.001)": {"optimizer": "adam", "learning_rate": 0.001},
+    "rmsprop (lr 0.001)": {"optimizer": "rmsprop", "learning_rate": 0.001},
 }
 DTYPES = ("float64", "float32")
 INFERENCE_ROWS = 20_000
@@ -61,7 +67,8 @@ def parse_args(argv):
 
 def _trainer(bpcore, net, X, T, options):
     def run(n, epochs):
-        bpcore.train(net.copy(), X[:n], T[:n], learning_rate=0.1, epochs=epochs, seed=0, **options)
+        bpcore.train(net.copy(), X[:n], T[:n], epochs=epochs, seed=0,
+                     **{"learning_rate": 0.1, **options})
 
     return run
 

@@ -33,6 +33,9 @@
 #                            bp_linalg_impl.h), clipping norm from
 #                            gradient_norm_squared; mini-batches: apply_gradient
 #                            (accumulate_block sums the gradient)  (Phase 3, §6.1.4)
+#   optimizer_step (bp_sgd_step,     <-> reference.optimizer_step (Phase 3 with Nesterov,
+#     bp_adam_step, bp_rmsprop_step)     reference.sgd_step,       Adam, RMSprop;
+#                                        adam_update, rmsprop_update  bp_optim.h)
 #
 # Two paths, chosen once per call by the facade (``Options.path``):
 #   PATH_EXAMPLE  batch size 1: each example's deltas and update in one fused
@@ -42,12 +45,17 @@
 #   PATH_BATCH    mini-batches: blocks of up to BLOCK_ROWS examples go through
 #                 the layers as matrix-matrix products (X_b Wᵀ, Δ W, Δᵀ X_b);
 #                 the batch's averaged gradient is applied by apply_gradient.
+# Nesterov, Adam and RMSprop (``Options.optimizer``, ``Options.nesterov``) take
+# a simpler path on both: per example train_per_example_general (forward,
+# all deltas, then optimizer_step row by row on the rank-1 gradient δ_j x_ji);
+# per mini-batch apply_optimizer (optimizer_step over the averaged gradient).
 #
 # Parameter buffer ``p`` (length sum_l n_out_l * (n_in_l + 1)), per layer l:
 #   [ W_l (n_out_l x n_in_l, row-major; W_l[j*n_in + i] is w_ji) | b_l (n_out_l) ]
-# A velocity buffer ``v`` (momentum) has the same layout.
+# A velocity buffer ``v`` (momentum) has the same layout, and so has each
+# n_params-long part of the optimizer state ``moments`` (see train_examples).
 
-from libc.math cimport exp, tanh, tanhf, log, log1p, sqrt, fabs, isfinite
+from libc.math cimport exp, tanh, tanhf, log, log1p, sqrt, fabs, isfinite, pow
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
@@ -69,6 +77,10 @@ cdef enum:
     # The two training paths (see above), exported as PATH_CODE.
     PATH_EXAMPLE = 0
     PATH_BATCH = 1
+    # The optimizers, exported as OPTIMIZER_CODE.
+    OPT_SGD = 0
+    OPT_ADAM = 1
+    OPT_RMSPROP = 2
 
 # Kernel status, read by the facade after the nogil block.
 cdef enum:
@@ -86,6 +98,7 @@ ACTIVATION_CODE = {"identity": ACT_IDENTITY, "sigmoid": ACT_SIGMOID, "tanh": ACT
                    "relu": ACT_RELU, "softmax": ACT_SOFTMAX}
 LOSS_CODE = {"squared_error": LOSS_SQUARED, "cross_entropy": LOSS_CROSS_ENTROPY}
 PATH_CODE = {"example": PATH_EXAMPLE, "batch": PATH_BATCH}
+OPTIMIZER_CODE = {"sgd": OPT_SGD, "adam": OPT_ADAM, "rmsprop": OPT_RMSPROP}
 
 
 cdef struct Options:
@@ -97,11 +110,19 @@ cdef struct Options:
     int out_act               # output activation code
     int loss                  # loss code
     double learning_rate      # η > 0
-    double momentum           # α in [0, 1); 0: no velocity buffer is used
+    double momentum           # α in [0, 1) (SGD, RMSprop); 0: no velocity buffer is used
     double weight_decay       # λ >= 0 (weights only)
     double max_grad_norm      # clip each step's gradient to this norm; 0: no clipping
     Py_ssize_t batch_size     # examples per mini-batch (PATH_BATCH), 1 on PATH_EXAMPLE
     int diagnostics           # 1: add per-example gradient norms and saturation to ``diag``
+    int optimizer             # OPT_SGD, OPT_ADAM or OPT_RMSPROP
+    int nesterov              # 1: Nesterov momentum (OPT_SGD with momentum > 0)
+    double beta1              # Adam β1 in [0, 1)
+    double beta2              # Adam β2 in [0, 1)
+    double eps                # Adam, RMSprop ε > 0
+    double rho                # RMSprop ρ in [0, 1) (PyTorch's alpha)
+    int centered              # RMSprop: 1 for the centred variant
+    int decoupled_weight_decay  # Adam: 1 for AdamW
 
 
 cdef extern from "bp_linalg.h" nogil:
@@ -125,6 +146,28 @@ cdef extern from "bp_linalg.h" nogil:
     void bp_block_backward_f(Py_ssize_t, Py_ssize_t, Py_ssize_t, const float*, const float*, float*)
     void bp_block_gradient_d(Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*, const double*, double*)
     void bp_block_gradient_f(Py_ssize_t, Py_ssize_t, Py_ssize_t, const float*, const float*, float*)
+
+
+cdef extern from "bp_optim.h" nogil:
+    # The optimizer steps other than plain SGD over a contiguous run of
+    # parameters (bp_optim.h: formulas, rounding, the gradient g = scale·gmul·grad).
+    ctypedef struct bp_step:
+        double lr, momentum, decay
+        int nesterov, decoupled, centered
+        double lerp_weight, beta2, one_minus_beta2, step_size, bc2_sqrt, shrink
+        double rho, one_minus_rho, eps
+    void bp_step_constants(bp_step*, int, double, double, double, double, int, int, int, double,
+                           double, double, double)
+    void bp_sgd_step_d(Py_ssize_t, double*, double*, const double*, double, double, const bp_step*, int)
+    void bp_sgd_step_f(Py_ssize_t, float*, float*, const float*, float, float, const bp_step*, int)
+    void bp_adam_step_d(Py_ssize_t, double*, double*, double*, const double*, double, double,
+                        const bp_step*, int)
+    void bp_adam_step_f(Py_ssize_t, float*, float*, float*, const float*, float, float,
+                        const bp_step*, int)
+    void bp_rmsprop_step_d(Py_ssize_t, double*, double*, double*, double*, const double*, double,
+                           double, const bp_step*, int)
+    void bp_rmsprop_step_f(Py_ssize_t, float*, float*, float*, float*, const float*, float, float,
+                           const bp_step*, int)
 
 
 cdef extern from "bp_random.h" nogil:
@@ -591,6 +634,135 @@ cdef inline void apply_gradient(const Workspace* ws, floating* p, floating* g, f
     memset(g, 0, n_params * sizeof(floating))
 
 
+# ------------------------------------------------------------------ Nesterov, Adam, RMSprop
+# The optimizer state, kept by the caller between calls (train_examples checks
+# the lengths): ``v`` the velocity (SGD) or momentum buffer (RMSprop), n_params,
+# only when momentum > 0; ``moments`` Adam's [m | v] (2 n_params) or RMSprop's
+# [s | a] (n_params, or 2 n_params when centred; a is the gradient average);
+# ``steps[0]`` the number of steps taken, t.
+cdef inline void step_constants(const Options* o, Py_ssize_t* steps, bp_step* k) noexcept nogil:
+    # t ← t + 1 and the constants of step t (bp_step_constants, in C so that
+    # 1 − η λ is never contracted into a fused multiply-add).
+    steps[0] += 1
+    bp_step_constants(k, o.optimizer == OPT_ADAM, <double> steps[0], o.learning_rate, o.momentum,
+                      o.weight_decay, o.nesterov, o.decoupled_weight_decay, o.centered, o.beta1,
+                      o.beta2, o.eps, o.rho)
+
+
+cdef inline void optimizer_step(const Options* opts, const bp_step* k, Py_ssize_t n, floating* p,
+                                Py_ssize_t q, Py_ssize_t n_params, floating* v, floating* moments,
+                                const floating* grad, floating gmul, floating scale,
+                                int decayed) noexcept nogil:
+    # reference.optimizer_step for the n parameters p[q : q + n] (the same offset q
+    # in every state buffer), gradient scale · gmul · grad[i] (bp_optim.h);
+    # decayed: 1 for weights, 0 for biases.
+    cdef floating* vq = v + q if v != NULL else NULL
+    cdef floating* second = moments + n_params + q if (moments != NULL and (
+        opts.optimizer == OPT_ADAM or opts.centered)) else NULL
+    if opts.optimizer == OPT_ADAM:
+        if floating is double:
+            bp_adam_step_d(n, p + q, moments + q, second, grad, gmul, scale, k, decayed)
+        else:
+            bp_adam_step_f(n, p + q, moments + q, second, grad, gmul, scale, k, decayed)
+    elif opts.optimizer == OPT_RMSPROP:
+        if floating is double:
+            bp_rmsprop_step_d(n, p + q, moments + q, second, vq, grad, gmul, scale, k, decayed)
+        else:
+            bp_rmsprop_step_f(n, p + q, moments + q, second, vq, grad, gmul, scale, k, decayed)
+    else:
+        if floating is double:
+            bp_sgd_step_d(n, p + q, vq, grad, gmul, scale, k, decayed)
+        else:
+            bp_sgd_step_f(n, p + q, vq, grad, gmul, scale, k, decayed)
+
+
+cdef inline int train_per_example_general(const Workspace* ws, const Options* opts, floating* p,
+                                          floating* v, floating* moments, Py_ssize_t* steps,
+                                          Py_ssize_t n_params, const floating* X, const floating* T,
+                                          const Py_ssize_t* order, Py_ssize_t n, double* E,
+                                          double* diag) noexcept nogil:
+    # PATH_EXAMPLE with Nesterov, Adam or RMSprop: for each example, Phase 1, its
+    # error, all deltas with the old weights (output_deltas, backward), the
+    # clipping factor from the gradient's norm, then optimizer_step row by row of
+    # each W on the rank-1 gradient g_ji = δ_j x_ji (gmul = δ_j, grad = x_l) and
+    # over each layer's biases (g_j = δ_j). Returns STATUS_NONFINITE (E = that
+    # loss) when an example's loss is not finite, before its update.
+    cdef Py_ssize_t e, l, j, q, n_in, n_out, L = ws.n_layers
+    cdef Py_ssize_t n_x = ws.sizes[0], n_t = ws.sizes[L]
+    cdef floating* outs = <floating*> ws.outs
+    cdef floating* deltas = <floating*> ws.deltas
+    cdef floating* back = <floating*> ws.back
+    cdef floating* net_k = <floating*> ws.net_k
+    cdef floating* x = <floating*> ws.inputs
+    cdef floating* o_k = outs + ws.u_off[L - 1]
+    cdef const floating* x_l
+    cdef const floating* d_l
+    cdef const floating* t
+    cdef double e_d, norm
+    cdef floating scale
+    cdef bp_step k
+    for e in range(n):
+        memcpy(x, X + order[e] * n_x, n_x * sizeof(floating))
+        t = T + order[e] * n_t
+        forward_example(ws, p, x, outs, net_k, opts.act, opts.out_act, 0)
+        e_d = example_error(net_k, o_k, t, n_t, opts.out_act, opts.loss)
+        if not isfinite(e_d):
+            E[0] = e_d
+            return STATUS_NONFINITE
+        E[0] += e_d
+        output_deltas(o_k, t, n_t, opts.out_act, opts.loss, deltas + ws.u_off[L - 1], back)
+        backward(ws, p, outs, deltas, back, opts.act)
+        if diag != NULL:
+            record_diagnostics(ws, x, outs, deltas, 1, 0, opts.act, diag)
+        scale = 1
+        if opts.max_grad_norm > 0:
+            norm = sqrt(gradient_norm_squared(ws, x, outs, deltas))
+            if norm > opts.max_grad_norm:
+                scale = <floating> (opts.max_grad_norm / norm)
+        step_constants(opts, steps, &k)
+        for l in range(L):
+            n_in = ws.sizes[l]
+            n_out = ws.sizes[l + 1]
+            q = ws.w_off[l]
+            x_l = x if l == 0 else outs + ws.u_off[l - 1]
+            d_l = deltas + ws.u_off[l]
+            for j in range(n_out):
+                optimizer_step(opts, &k, n_in, p, q + j * n_in, n_params, v, moments, x_l, d_l[j],
+                               scale, 1)
+            optimizer_step(opts, &k, n_out, p, q + n_out * n_in, n_params, v, moments, d_l, 1,
+                           scale, 0)
+    return STATUS_OK
+
+
+cdef inline void apply_optimizer(const Workspace* ws, const Options* opts, floating* p, floating* g,
+                                 floating* v, floating* moments, Py_ssize_t* steps,
+                                 Py_ssize_t n_params, Py_ssize_t batch_len) noexcept nogil:
+    # reference.optimizer_step for a mini-batch with Nesterov, Adam or RMSprop:
+    # g (the batch's summed gradient) averaged, the clipping factor from its norm,
+    # then optimizer_step over each layer's weights and biases. Leaves g zeroed.
+    cdef Py_ssize_t l, q, n_w
+    cdef double norm = 0
+    cdef floating scale = 1
+    cdef bp_step k
+    if batch_len > 1:
+        for q in range(n_params):
+            g[q] = g[q] / batch_len
+    if opts.max_grad_norm > 0:
+        for q in range(n_params):
+            norm += <double> g[q] * <double> g[q]
+        norm = sqrt(norm)
+        if norm > opts.max_grad_norm:
+            scale = <floating> (opts.max_grad_norm / norm)
+    step_constants(opts, steps, &k)
+    for l in range(ws.n_layers):
+        q = ws.w_off[l]
+        n_w = ws.sizes[l + 1] * ws.sizes[l]
+        optimizer_step(opts, &k, n_w, p, q, n_params, v, moments, g + q, 1, scale, 1)
+        optimizer_step(opts, &k, ws.sizes[l + 1], p, q + n_w, n_params, v, moments, g + q + n_w, 1,
+                       scale, 0)
+    memset(g, 0, n_params * sizeof(floating))
+
+
 # ------------------------------------------------------------------ the phases, a block of rows
 cdef inline void forward_block(const Workspace* ws, const floating* p, const floating* X,
                                Py_ssize_t rows, floating* outs, floating* net_k, int act,
@@ -738,13 +910,15 @@ cdef inline int train_per_example(const Workspace* ws, const Options* opts, floa
 
 
 cdef inline int train_batches(const Workspace* ws, const Options* opts, floating* p, floating* v,
-                              floating* g, Py_ssize_t n_params, const floating* X,
+                              floating* g, floating* moments, Py_ssize_t* steps,
+                              Py_ssize_t n_params, const floating* X,
                               const floating* T, const Py_ssize_t* order, Py_ssize_t n,
                               double* E, double* diag) noexcept nogil:
     # PATH_BATCH: consecutive mini-batches of ``order``, each in blocks of up to
     # ws.rows examples through forward_block, the errors and output deltas row by
-    # row, backward_block and accumulate_block; then apply_gradient with the
-    # batch's averaged gradient. Returns STATUS_NONFINITE (E = that loss) when an
+    # row; backward_block and accumulate_block; then apply_gradient with the
+    # batch's averaged gradient (apply_optimizer for Nesterov, Adam, RMSprop).
+    # Returns STATUS_NONFINITE (E = that loss) when an
     # example's loss is not finite, before its batch's update.
     cdef Py_ssize_t start, stop, first, rows, r, n_in = ws.sizes[0], n_out = ws.sizes[ws.n_layers]
     cdef Py_ssize_t L = ws.n_layers
@@ -782,8 +956,12 @@ cdef inline int train_batches(const Workspace* ws, const Options* opts, floating
                 for r in range(rows):
                     record_diagnostics(ws, xb + r * n_in, outs, deltas, ws.rows, r, opts.act, diag)
             first += rows
-        apply_gradient(ws, p, g, v, n_params, stop - start, <floating> opts.learning_rate,
-                       <floating> opts.momentum, <floating> opts.weight_decay, opts.max_grad_norm)
+        if opts.optimizer == OPT_SGD and not opts.nesterov:
+            apply_gradient(ws, p, g, v, n_params, stop - start, <floating> opts.learning_rate,
+                           <floating> opts.momentum, <floating> opts.weight_decay,
+                           opts.max_grad_norm)
+        else:
+            apply_optimizer(ws, opts, p, g, v, moments, steps, n_params, stop - start)
         start = stop
     return STATUS_OK
 
@@ -824,7 +1002,8 @@ cdef inline void record_diagnostics(const Workspace* ws, const floating* x, cons
 # ------------------------------------------------------------------ entry points
 def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, const floating[:, ::1] X,
                    const floating[:, ::1] T, const Py_ssize_t[::1] order, Options options,
-                   floating[::1] velocity, floating[::1] gradient, double[::1] diag):
+                   floating[::1] velocity, floating[::1] gradient, double[::1] diag,
+                   floating[::1] moments, Py_ssize_t[::1] steps):
     """Train on the examples ``X[order[0]], X[order[1]], …`` in that order, in
     place on ``params``, with ``options`` (a dict with the fields of the
     kernel's ``Options``; built by bpcore.compiled.kernel_options).
@@ -832,7 +1011,10 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, const floa
     ``velocity`` (momentum > 0) and ``gradient`` (PATH_BATCH) are buffers like
     ``params`` that the caller keeps between calls; ``diag`` (length
     2 * (len(sizes) - 1), diagnostics on) receives per-example sums; any of
-    them may be empty when not used. On PATH_BATCH ``len(order)`` is a multiple
+    them may be empty when not used. The optimizer state, also kept between
+    calls: ``moments`` (Adam: 2 * len(params), [m | v]; RMSprop: len(params),
+    or 2 * len(params) when centred, [s | a]; otherwise empty) and ``steps``
+    (length 1, the step count t, for Nesterov, Adam and RMSprop; else any). On PATH_BATCH ``len(order)`` is a multiple
     of ``batch_size`` except for an epoch's last chunk.
 
     Returns ``(error, status)``: the summed loss of the examples (each from its
@@ -846,13 +1028,26 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, const floa
     cdef floating* g = NULL
     cdef floating* v = NULL
     cdef double* d = NULL
+    cdef floating* m = NULL
+    cdef Py_ssize_t* t = NULL
+    cdef bint general = options.optimizer != OPT_SGD or options.nesterov != 0
+    cdef Py_ssize_t n_moments = 0
+    if options.optimizer == OPT_ADAM:
+        n_moments = 2 * n_params
+    elif options.optimizer == OPT_RMSPROP:
+        n_moments = (2 if options.centered else 1) * n_params
     check_arrays(sizes, X.shape[0], X.shape[1], T.shape[0], T.shape[1])
     if ((options.path == PATH_BATCH and gradient.shape[0] != n_params)
             or (options.path != PATH_BATCH and options.path != PATH_EXAMPLE)
             or (options.path == PATH_EXAMPLE and options.batch_size != 1)
             or options.batch_size < 1
             or (options.momentum != 0 and velocity.shape[0] != n_params)
-            or (options.diagnostics and diag.shape[0] != 2 * n_layers)):
+            or (options.diagnostics and diag.shape[0] != 2 * n_layers)
+            or options.optimizer < OPT_SGD or options.optimizer > OPT_RMSPROP
+            or (options.nesterov and (options.optimizer != OPT_SGD or options.momentum == 0))
+            or (options.optimizer == OPT_ADAM and options.momentum != 0)
+            or moments.shape[0] != n_moments
+            or (general and steps.shape[0] != 1)):
         check_status(STATUS_BAD_SHAPE)
     if n == 0:
         return 0.0, STATUS_OK
@@ -865,13 +1060,20 @@ def train_examples(floating[::1] params, const Py_ssize_t[::1] sizes, const floa
         v = &velocity[0]
     if options.diagnostics:
         d = &diag[0]
+    if n_moments:
+        m = &moments[0]
+    if general:
+        t = &steps[0]
     with nogil:
         status = workspace_open(&ws, &sizes[0], sizes.shape[0], n_params,
                                 BLOCK_ROWS if options.path == PATH_BATCH else 1, sizeof(floating))
         if status == STATUS_OK:
             if options.path == PATH_BATCH:
-                status = train_batches(&ws, &options, &params[0], v, g, n_params, &X[0, 0], &T[0, 0],
-                                       &order[0], n, &E, d)
+                status = train_batches(&ws, &options, &params[0], v, g, m, t, n_params, &X[0, 0],
+                                       &T[0, 0], &order[0], n, &E, d)
+            elif general:
+                status = train_per_example_general(&ws, &options, &params[0], v, m, t, n_params,
+                                                   &X[0, 0], &T[0, 0], &order[0], n, &E, d)
             else:
                 status = train_per_example(&ws, &options, &params[0], v, &X[0, 0], &T[0, 0],
                                            &order[0], n, &E, d)

@@ -408,6 +408,60 @@ def test_more_options_out_of_range(train, options, error, match):
     assert_refused(net, error, match, train, net, X4, T2, **options)
 
 
+# ------------------------------------------------------------------ optimizers (issue 14)
+@pytest.mark.parametrize("options, error, match", [
+    (dict(optimizer="adagrad"), ValueError,
+     r"optimizer must be one of 'sgd', 'adam', 'rmsprop'; got 'adagrad'"),
+    (dict(optimizer=None), ValueError, "optimizer must be one of"),
+    (dict(optimizer="adam", betas=(1.0, 0.999)), ValueError,
+     r"betas must be a pair of finite real numbers, each in \[0, 1\); got \(1.0, 0.999\)"),
+    (dict(optimizer="adam", betas=(0.9, -0.1)), ValueError, r"betas\[1\] must be .* in \[0, 1\)"),
+    (dict(optimizer="adam", betas=(0.9, float("nan"))), ValueError, "betas"),
+    (dict(optimizer="adam", betas=0.9), TypeError, "betas must be a pair"),
+    (dict(optimizer="adam", betas=(0.9, 0.99, 0.999)), TypeError, "betas must be a pair"),
+    (dict(optimizer="adam", betas="ab"), TypeError, "betas must be a pair"),
+    (dict(optimizer="adam", betas=(0.9, "0.999")), TypeError, "betas"),
+    (dict(optimizer="adam", eps=0.0), ValueError, r"eps must be a finite real number in \(0, inf\); got 0.0"),
+    (dict(optimizer="rmsprop", eps=-1e-8), ValueError, "eps must be"),
+    (dict(optimizer="adam", eps=float("inf")), ValueError, "eps must be"),
+    (dict(optimizer="rmsprop", rho=1.0), ValueError, r"rho must be a finite real number in \[0, 1\); got 1.0"),
+    (dict(optimizer="rmsprop", rho=-0.5), ValueError, "rho must be"),
+    (dict(optimizer="rmsprop", centered="yes"), TypeError, "centered must be True or False"),
+    (dict(nesterov=True), ValueError, r"nesterov=True needs momentum > 0"),
+    (dict(nesterov=1), TypeError, "nesterov must be True or False"),
+    (dict(decoupled_weight_decay=None), TypeError, "decoupled_weight_decay must be True or False"),
+    # options that the chosen optimizer would ignore
+    (dict(betas=(0.5, 0.9)), ValueError,
+     r"betas=\(0.5, 0.9\) applies only to optimizer='adam'; with optimizer='sgd' it would be ignored"),
+    (dict(eps=1e-6), ValueError, r"eps=1e-06 applies only to optimizer='adam' and optimizer='rmsprop'"),
+    (dict(optimizer="adam", rho=0.9), ValueError, r"rho=0.9 applies only to optimizer='rmsprop'"),
+    (dict(optimizer="adam", centered=True), ValueError, "centered=True applies only to optimizer='rmsprop'"),
+    (dict(optimizer="rmsprop", decoupled_weight_decay=True), ValueError,
+     "decoupled_weight_decay=True applies only to optimizer='adam'"),
+    (dict(optimizer="adam", momentum=0.9), ValueError,
+     r"momentum=0.9 applies only to optimizer='sgd' and optimizer='rmsprop'.*betas\[0\]"),
+    (dict(optimizer="rmsprop", momentum=0.9, nesterov=True), ValueError,
+     "nesterov=True applies only to optimizer='sgd'"),
+], ids=lambda v: option_id(v) if isinstance(v, dict) else None)
+def test_bad_optimizer_options_are_refused(train, options, error, match):
+    """Each bad optimizer option, and each that the chosen optimizer would
+    ignore, is refused with a message naming the value and what is allowed,
+    before any weight changes."""
+    net = net42()
+    assert_refused(net, error, match, train, net, X4, T2, **options)
+
+
+@pytest.mark.parametrize("options", [
+    dict(optimizer="adam", betas=[0.0, 0.0]),  # a list is a pair too; β = 0 is allowed
+    dict(optimizer="adam", betas=(np.float32(0.5), 0.9), eps=1e-3, decoupled_weight_decay=True),
+    dict(optimizer="rmsprop", rho=0.0, eps=1.0, centered=True, momentum=0.5),
+    dict(optimizer="sgd", betas=(0.9, 0.999), eps=1e-8, rho=0.99),  # the defaults: nothing ignored
+])
+def test_unusual_but_valid_optimizer_options_train_like_the_reference(options, assert_params_close):
+    nets = [trained(trainer, net42, X4, T2, **options) for trainer in (bpcore.reference.train, bpcore.train)]
+    assert_params_close(nets[1].params_vector(), nets[0].params_vector(), "float64")
+
+
 @pytest.mark.parametrize("batch_size", [2**63, 2**64])
 def test_a_batch_size_beyond_a_c_integer_is_one_batch_or_refused(train, batch_size):
     """Any batch_size >= len(X) means one batch per epoch. Beyond a C ssize_t it

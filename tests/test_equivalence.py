@@ -4,7 +4,12 @@ Random architectures (0-3 hidden layers of 1-20 units), data, learning rates,
 epochs and options; both trainers start from the same network with the same
 seed. Every weight and bias must agree within 1e-12 (float64) or 1e-4
 (float32), relative to max(1, |w|); so must the per-epoch errors and the stop.
+The optimizers (Nesterov, Adam, AdamW, RMSprop) are drawn with their
+parameters, on every built kernel variant.
 """
+
+import contextlib
+import importlib
 
 import numpy as np
 import pytest
@@ -12,7 +17,9 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import bpcore
-from bpcore import DivergenceError
+from bpcore import DivergenceError, _dispatch
+
+VARIANTS = _dispatch.available_variants()
 
 # assert_params_close is a stateless function fixture, safe to share across examples.
 SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
@@ -21,6 +28,42 @@ SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 CONDITIONING = {"float64": (1e-15, 1e-13), "float32": (1e-7, 2e-6)}
 PAIRS = [("sigmoid", "squared_error"), ("identity", "squared_error"),
          ("sigmoid", "cross_entropy"), ("softmax", "cross_entropy")]
+
+
+@st.composite
+def optimizer_options(draw):
+    """One optimizer with its parameters: SGD with Nesterov momentum, Adam or
+    AdamW, RMSprop (centred or not, with or without momentum); the batch size
+    1, 3 or one that leaves a short last batch."""
+    optimizer = draw(st.sampled_from(["nesterov", "adam", "rmsprop"]))
+    options = dict(
+        batch_size=draw(st.sampled_from([1, 1, 3, 7])),
+        weight_decay=draw(st.sampled_from([0.0, 0.0, 1e-3, 0.1])),
+        max_grad_norm=draw(st.sampled_from([None, None, 0.1, 1.0])),
+    )
+    if optimizer == "nesterov":
+        return dict(options, optimizer="sgd", nesterov=True, momentum=draw(st.sampled_from([0.5, 0.9])),
+                    learning_rate=draw(st.floats(0.01, 0.5)))
+    eps = draw(st.sampled_from([1e-8, 1e-8, 1e-3]))
+    if optimizer == "adam":
+        return dict(options, optimizer="adam", momentum=0.0, eps=eps,
+                    learning_rate=draw(st.floats(0.001, 0.05)),
+                    betas=draw(st.sampled_from([(0.9, 0.999), (0.5, 0.9), (0.0, 0.99), (0.95, 0.5)])),
+                    decoupled_weight_decay=draw(st.booleans()))
+    return dict(options, optimizer="rmsprop", eps=eps, learning_rate=draw(st.floats(0.0005, 0.02)),
+                rho=draw(st.sampled_from([0.99, 0.9, 0.3])), centered=draw(st.booleans()),
+                momentum=draw(st.sampled_from([0.0, 0.5, 0.9])))
+
+
+@contextlib.contextmanager
+def kernel_variant(name):
+    """Run bpcore.train on one built kernel variant (as compiled.py looks it up)."""
+    saved = _dispatch.kernels
+    _dispatch.kernels = importlib.import_module(f"bpcore._kernels_{name}")
+    try:
+        yield
+    finally:
+        _dispatch.kernels = saved
 
 
 @st.composite
@@ -269,3 +312,55 @@ def test_agreement_is_not_trivial(assert_params_close):
     bpcore.train(b, X, T, learning_rate=0.5, epochs=2, seed=2)
     with pytest.raises(AssertionError):
         assert_params_close(a.params_vector(), b.params_vector(), np.float64)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=SUPPRESSED)
+@given(problem=problems(dtype="float64"), optimizer=optimizer_options(),
+       variant=st.sampled_from(VARIANTS))
+def test_optimizers_float64_agree_within_1e_12(problem, optimizer, variant, assert_params_close):
+    """Nesterov, Adam, AdamW and RMSprop: the kernels round where the reference
+    rounds (pyx/bp_optim.h), on every variant, any batch size."""
+    assume_well_conditioned(problem, **optimizer)
+    event(f"optimizer {optimizer['optimizer']}{' nesterov' if optimizer.get('nesterov') else ''}")
+    with kernel_variant(variant):
+        check_agreement(problem, assert_params_close, **optimizer)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=SUPPRESSED)
+@given(problem=problems(dtype="float32"), optimizer=optimizer_options(),
+       variant=st.sampled_from(VARIANTS))
+def test_optimizers_float32_agree_within_1e_4(problem, optimizer, variant, assert_params_close):
+    """The same in float32 (state buffers in float32 too) against the float64
+    reference: the bound of the float32 test above, 1e-4 relative. Adam's and
+    RMSprop's steps are about η per weight whatever the gradient's size, so the
+    step sizes drawn are small (η <= 0.05); Nesterov keeps the bound on
+    η/(1 − α) of the SGD test."""
+    if optimizer["optimizer"] == "sgd":
+        assume(optimizer["learning_rate"] / (1 - optimizer["momentum"]) <= 0.5)
+    assume_well_conditioned(problem, **optimizer)
+    with kernel_variant(variant):
+        check_agreement(problem, assert_params_close, **optimizer)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("options", [
+    dict(momentum=0.9, nesterov=True, learning_rate=0.05, weight_decay=0.01),
+    dict(optimizer="adam", learning_rate=0.01, weight_decay=0.01, max_grad_norm=0.5),
+    dict(optimizer="adam", learning_rate=0.01, weight_decay=0.1, decoupled_weight_decay=True,
+         betas=(0.3, 0.6)),
+    dict(optimizer="rmsprop", learning_rate=0.005, momentum=0.9, centered=True, weight_decay=0.01),
+    dict(optimizer="rmsprop", learning_rate=0.005, rho=0.3, eps=1e-3, max_grad_norm=0.5),
+], ids=["nesterov", "adam-clip", "adamw-betas", "rmsprop-centred-momentum", "rmsprop-rho-eps-clip"])
+@pytest.mark.parametrize("batch_size", [1, 3, 7])
+def test_every_optimizer_on_a_fixed_problem(variant, dtype, options, batch_size, assert_params_close):
+    """A deterministic sweep: each optimizer path on every variant, both dtypes,
+    batch sizes 1, 3 and 7 (40 examples: a short last batch)."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(40, 5)).astype(dtype)
+    T = rng.uniform(size=(40, 3)).astype(dtype)
+    net = bpcore.Network((5, 8, 6, 3), activation="tanh", init="xavier", seed=3, dtype=dtype)
+    problem = (net, X, T, {"epochs": 2, "seed": 1, "batch_size": batch_size, **options})
+    assert well_conditioned(*problem)
+    with kernel_variant(variant):
+        check_agreement(problem, assert_params_close)

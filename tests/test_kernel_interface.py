@@ -31,6 +31,7 @@ def test_the_kernels_code_tables_equal_names(variant):
     assert module.ACTIVATION_CODE == _names.ACTIVATION_CODE
     assert module.LOSS_CODE == _names.LOSS_CODE
     assert module.PATH_CODE == _names.PATH_CODE
+    assert module.OPTIMIZER_CODE == _names.OPTIMIZER_CODE
 
 
 def test_only_compiled_py_calls_the_kernels():
@@ -58,7 +59,7 @@ def test_the_path_is_decided_once_from_the_batch_size(batch_size, n, path):
         assert options["batch_size"] == 1
 
 
-def _call(kernels, net, options, gradient=None, diag=None):
+def _call(kernels, net, options, gradient=None, diag=None, moments=None, steps=None):
     X = np.zeros((4, net.n_inputs))
     T = np.zeros((4, net.n_outputs))
     sizes = np.asarray(net.layer_sizes, dtype=np.intp)
@@ -66,6 +67,8 @@ def _call(kernels, net, options, gradient=None, diag=None):
     return kernels.train_examples(
         net._params, sizes, X, T, np.arange(4, dtype=np.intp), options, empty,
         empty if gradient is None else gradient, empty if diag is None else diag,
+        empty if moments is None else moments,
+        np.zeros(1, dtype=np.intp) if steps is None else steps,
     )
 
 
@@ -90,6 +93,28 @@ def test_the_batch_path_without_its_gradient_buffer_is_refused(kernels):
     with pytest.raises(ValueError, match="layer sizes"):  # diagnostics without their buffer
         _call(kernels, net, dict(options, diagnostics=1), gradient=np.zeros_like(net._params))
     assert np.array_equal(net.params_vector(), before)
+
+
+@pytest.mark.parametrize("optimizer, extra, parts", [
+    ("adam", {}, 2), ("rmsprop", {}, 1), ("rmsprop", {"centered": True}, 2),
+])
+def test_the_optimizer_state_buffers_are_checked_by_the_kernel(kernels, optimizer, extra, parts):
+    """The kernel refuses optimizer state of the wrong length (or a missing step
+    counter) before it touches the parameters."""
+    net = bpcore.Network((3, 4, 2), seed=0)
+    opts = dict(batch_size=1, loss="squared_error", learning_rate=0.1, momentum=0.0,
+                weight_decay=0.0, max_grad_norm=None, optimizer=optimizer, **extra)
+    options = compiled.kernel_options(net, opts, 4)
+    n = net._params.size
+    before = net.params_vector()
+    for moments, steps in ((np.zeros((parts - 1) * n), None), (np.zeros(parts * n + 1), None),
+                           (np.zeros(parts * n), np.zeros(0, dtype=np.intp))):
+        with pytest.raises(ValueError, match="layer sizes"):
+            _call(kernels, net, options, moments=moments, steps=steps)
+    assert np.array_equal(net.params_vector(), before)
+    steps = np.zeros(1, dtype=np.intp)
+    _call(kernels, net, options, moments=np.zeros(parts * n), steps=steps)
+    assert steps[0] == 4  # one step per example
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -117,6 +142,8 @@ def test_blocked_predict_and_total_error_equal_the_reference(kernels, dtype, n_r
 @pytest.mark.parametrize("options", [
     {}, {"momentum": 0.9}, {"weight_decay": 1e-3}, {"max_grad_norm": 0.5},
     {"momentum": 0.5, "weight_decay": 1e-2, "max_grad_norm": 1.0},
+    {"momentum": 0.9, "nesterov": True}, {"optimizer": "adam", "learning_rate": 0.01},
+    {"optimizer": "rmsprop", "learning_rate": 0.01, "centered": True, "momentum": 0.5},
 ])
 def test_mini_batches_over_several_blocks_and_a_short_last_batch(kernels, dtype, batch_size, n,
                                                                  options, assert_params_close):
@@ -125,7 +152,7 @@ def test_mini_batches_over_several_blocks_and_a_short_last_batch(kernels, dtype,
     X = rng.normal(size=(n, 6)).astype(dtype)
     T = rng.uniform(0.1, 0.9, size=(n, 4)).astype(dtype)
     fast, slow = net.copy(), net.copy()
-    kw = dict(learning_rate=0.2, epochs=3, seed=1, batch_size=batch_size, **options)
+    kw = dict({"learning_rate": 0.2, "epochs": 3, "seed": 1, "batch_size": batch_size, **options})
     h_fast = bpcore.train(fast, X, T, **kw)
     h_slow = bpcore.reference.train(slow, X, T, **kw)
     assert_params_close(fast.params_vector(), slow.params_vector(), dtype)

@@ -1,6 +1,6 @@
 """Names of activations and losses, and the small integer codes the kernels
 use for them. The kernel modules export the same tables (``ACTIVATION_CODE``,
-``LOSS_CODE``, ``PATH_CODE``); tests/test_kernel_interface.py checks that they
+``LOSS_CODE``, ``PATH_CODE``, ``OPTIMIZER_CODE``); tests/test_kernel_interface.py checks that they
 are equal."""
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -9,11 +9,13 @@ LOSSES = ("squared_error", "cross_entropy")
 INITS = ("uniform", "xavier", "he", "nguyen_widrow")
 # Hidden activations init="nguyen_widrow" is made for (sigmoid-shaped units).
 NGUYEN_WIDROW_ACTIVATIONS = ("sigmoid", "tanh")
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
 ACTIVATION_CODE = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
 LOSS_CODE = {"squared_error": 0, "cross_entropy": 1}
 # The kernels' two training paths (bpcore.compiled.kernel_options chooses one).
 PATH_CODE = {"example": 0, "batch": 1}
+OPTIMIZER_CODE = {"sgd": 0, "adam": 1, "rmsprop": 2}
 
 # loss -> output activations it is defined for, and why the others are refused.
 LOSS_OUTPUTS = {

@@ -45,6 +45,7 @@ from ._validation import (
     Callable,
     Interval,
     OneOf,
+    RealPair,
     as_float_matrix,
     as_targets,
     validate_params,
@@ -125,7 +126,8 @@ OPTIONS = {
     ),
     "momentum": Option(
         0.0, Interval(_Real, 0, 1, closed="left"), "float in [0, 1)",
-        "α in Δw(n) = η δ x + α Δw(n−1), for weights and biases.",
+        "α in Δw(n) = η δ x + α Δw(n−1), for weights and biases (SGD); RMSprop's\n"
+        "momentum (PyTorch's). Not for Adam (its first moment is ``betas[0]``).",
     ),
     "loss": Option(
         "squared_error", OneOf(*_names.LOSSES), "{" + ", ".join(f'"{n}"' for n in _names.LOSSES) + "}",
@@ -141,7 +143,8 @@ OPTIONS = {
     ),
     "weight_decay": Option(
         0.0, Interval(_Real, 0, None, closed="left"), "float >= 0",
-        "L2 penalty λ on the weights (not the biases): Δw = η (δ x − λ w) + α Δw(n−1).",
+        "L2 penalty λ on the weights (not the biases): Δw = η (δ x − λ w) + α Δw(n−1);\n"
+        "for Adam and RMSprop λ w is added to the gradient (PyTorch's ``weight_decay``).",
     ),
     "max_grad_norm": Option(
         None, Interval(_Real, 0, None, closed="neither", allow_none=True), "float > 0 or None",
@@ -190,6 +193,42 @@ OPTIONS = {
         "below it (FANN's ``FANN_STOPFUNC_BIT``; ``stop_reason=\"target_bit_fail\"``).",
     ),
     # ---- end of the issue 14 block
+    "optimizer": Option(
+        "sgd", OneOf(*_names.OPTIMIZERS), "{" + ", ".join(f'"{n}"' for n in _names.OPTIMIZERS) + "}",
+        "``\"sgd\"`` is the lecture's gradient descent (with ``momentum``,\n"
+        "``nesterov``); ``\"adam\"`` is Adam (``betas``, ``eps``; AdamW with\n"
+        "``decoupled_weight_decay``); ``\"rmsprop\"`` is RMSprop (``rho``, ``eps``,\n"
+        "``centered``, ``momentum``). Adam and RMSprop follow PyTorch's formulas\n"
+        "(docs/algorithm.md). The optimizer's state starts at zero on every call.",
+    ),
+    "nesterov": Option(
+        False, Boolean(), "bool",
+        "SGD with ``momentum`` > 0 only: Nesterov momentum, w ← w + α v(n) + η g\n"
+        "with the velocity v(n) = α v(n−1) + η g.",
+    ),
+    "betas": Option(
+        (0.9, 0.999), RealPair(0, 1), "(float, float), each in [0, 1)",
+        "Adam only: (β1, β2), the decay rates of the first and second moments.",
+    ),
+    "eps": Option(
+        1e-8, Interval(_Real, 0, None, closed="neither"), "float > 0",
+        "Adam and RMSprop only: ε, added to the root of the second moment.",
+    ),
+    "rho": Option(
+        0.99, Interval(_Real, 0, 1, closed="left"), "float in [0, 1)",
+        "RMSprop only: ρ, the decay rate of the squared gradients' average\n"
+        "(PyTorch's ``alpha``).",
+    ),
+    "centered": Option(
+        False, Boolean(), "bool",
+        "RMSprop only: divide by the root of the gradient's variance estimate\n"
+        "instead of its second moment.",
+    ),
+    "decoupled_weight_decay": Option(
+        False, Boolean(), "bool",
+        "Adam only: AdamW's decoupled weight decay, w ← w (1 − η λ) before each\n"
+        "step, instead of λ w added to the gradient.",
+    ),
     "target_error": Option(
         None, Interval(_Real, 0, None, closed="left", allow_none=True), "float >= 0 or None",
         "Stop once an epoch's training error falls below it (§9.1, rule 3).",
@@ -380,6 +419,39 @@ def _check_row_sums(T, name):
         )
 
 
+# The options that only some optimizers read: a value other than the default
+# with another optimizer would be ignored, so it is refused.
+OPTIMIZER_ONLY = {
+    "betas": ("adam",),
+    "eps": ("adam", "rmsprop"),
+    "rho": ("rmsprop",),
+    "centered": ("rmsprop",),
+    "decoupled_weight_decay": ("adam",),
+    "nesterov": ("sgd",),
+    "momentum": ("sgd", "rmsprop"),
+}
+
+
+def check_optimizer_options(opts):
+    """Refuse option values that the chosen optimizer would ignore, and Nesterov
+    without momentum."""
+    optimizer = opts["optimizer"]
+    for name, users in OPTIMIZER_ONLY.items():
+        if optimizer not in users and opts[name] != OPTIONS[name].default:
+            only = " and ".join(f"optimizer={u!r}" for u in users)
+            hint = " (Adam's first moment is betas[0])" if name == "momentum" else ""
+            raise ValueError(
+                f"{name}={opts[name]!r} applies only to {only}; with optimizer={optimizer!r} it "
+                f"would be ignored{hint}. Leave {name} at its default "
+                f"({OPTIONS[name].default!r}) or choose that optimizer"
+            )
+    if opts["nesterov"] and opts["momentum"] == 0:
+        raise ValueError(
+            "nesterov=True needs momentum > 0 (a float in (0, 1), e.g. momentum=0.9); "
+            "got momentum=0.0"
+        )
+
+
 def prepare(net, X, T, options):
     """Check every option and array for ``net``; convert the arrays to
     C-contiguous arrays of the network's dtype (no copy when they already are).
@@ -404,6 +476,7 @@ def prepare(net, X, T, options):
     elif opts["patience"] is not None:
         raise ValueError("patience needs validation=(X_val, T_val) to watch")
     check_schedule_options(opts)
+    check_optimizer_options(opts)
     for name, targets in (("T", T), ("T_val", T_val)):
         if targets is not None:
             check_targets(net, opts["loss"], targets, name)

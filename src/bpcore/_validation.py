@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "Interval",
     "OneOf",
+    "RealPair",
     "Boolean",
     "Callable",
     "validate_params",
@@ -70,6 +71,29 @@ class Interval:
         if not (low_ok and high_ok):
             raise ValueError(f"{name} must be {self.describe()}; got {value!r}")
         return value
+
+
+class RealPair:
+    """A pair of finite real numbers, each in [low, high); normalised to a tuple
+    of floats."""
+
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def describe(self):
+        return f"a pair of finite real numbers, each in [{self.low!r}, {self.high!r})"
+
+    def check(self, name, value):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+            raise TypeError(f"{name} must be {self.describe()}; got {value!r}")
+        item = Interval(numbers.Real, self.low, self.high, closed="left")
+        pair = []
+        for index, v in enumerate(value):
+            try:
+                pair.append(item.check(f"{name}[{index}]", v))
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{name} must be {self.describe()}; got {value!r} ({error})") from None
+        return tuple(pair)
 
 
 class OneOf:

@@ -35,9 +35,15 @@ def kernel_options(net, opts, n_examples):
     ``opts`` on ``n_examples`` examples: the one place that decides the path.
     A batch size of 1 is the lecture's per-example SGD on the fused path
     (momentum, weight decay and clipping included); anything larger runs as
-    mini-batches on the blocked path."""
+    mini-batches on the blocked path. Nesterov, Adam and RMSprop run on either
+    path in the kernels' general form (``train_per_example_general``,
+    ``apply_optimizer``); options missing from ``opts`` take their defaults."""
     # Any batch_size >= n is one batch per epoch (and then fits a C integer).
     batch_size = max(1, min(opts["batch_size"], n_examples))
+
+    def get(name):
+        return opts.get(name, _training.TRAIN_DEFAULTS[name])
+
     path = "example" if batch_size == 1 else "batch"
     return {
         "path": _names.PATH_CODE[path],
@@ -50,6 +56,14 @@ def kernel_options(net, opts, n_examples):
         "max_grad_norm": float(opts["max_grad_norm"] or 0.0),
         "batch_size": batch_size,
         "diagnostics": int(bool(opts.get("diagnostics", False))),
+        "optimizer": _names.OPTIMIZER_CODE[get("optimizer")],
+        "nesterov": int(bool(get("nesterov"))),
+        "beta1": float(get("betas")[0]),
+        "beta2": float(get("betas")[1]),
+        "eps": float(get("eps")),
+        "rho": float(get("rho")),
+        "centered": int(bool(get("centered"))),
+        "decoupled_weight_decay": int(bool(get("decoupled_weight_decay"))),
     }
 
 
@@ -69,6 +83,16 @@ class _KernelRunner:
         batched = self.options["path"] == _names.PATH_CODE["batch"]
         self.gradient = np.zeros_like(self.params) if batched else empty
         self.diagnostics = np.zeros(2 * (len(net.layer_sizes) - 1) if self.options["diagnostics"] else 0)
+        # The optimizer's state for this train call, laid out like params (the
+        # kernel checks these lengths): Adam [m | v], 2 n; RMSprop [s | a], n or,
+        # centred, 2 n; none for SGD (its velocity is ``velocity``). ``steps``
+        # holds the step count t.
+        optimizer = self.options["optimizer"]
+        parts = (2 if optimizer == _names.OPTIMIZER_CODE["adam"]
+                 else 1 + self.options["centered"] if optimizer == _names.OPTIMIZER_CODE["rmsprop"]
+                 else 0)
+        self.moments = np.zeros(parts * self.params.size, dtype=net.dtype) if parts else empty
+        self.steps = np.zeros(1, dtype=np.intp)
         batch_size = self.options["batch_size"]
         chunk = max(1, _FLOPS_PER_CHUNK // (6 * self.params.size))
         self.chunk = -(-chunk // batch_size) * batch_size  # whole mini-batches
@@ -87,7 +111,8 @@ class _KernelRunner:
         for start in range(0, order.shape[0], self.chunk):
             error, status = train_examples(
                 self.params, self.sizes, self.X, self.T, order[start : start + self.chunk],
-                self.options, self.velocity, self.gradient, self.diagnostics,
+                self.options, self.velocity, self.gradient, self.diagnostics, self.moments,
+                self.steps,
             )
             if status:  # a non-finite loss: the kernel stopped at that example
                 return error
@@ -140,6 +165,13 @@ def train(
     n_iter_no_change=10,
     bit_fail_limit=None,
     target_bit_fail=None,
+    optimizer="sgd",
+    nesterov=False,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    rho=0.99,
+    centered=False,
+    decoupled_weight_decay=False,
     target_error=None,
     validation=None,
     patience=None,

@@ -18,7 +18,8 @@ import numpy as np
 
 from . import _training
 
-__all__ = ["train", "predict", "total_error", "forward", "output_deltas", "hidden_deltas", "update"]
+__all__ = ["train", "predict", "total_error", "forward", "output_deltas", "hidden_deltas", "update",
+           "adam_update", "rmsprop_update"]
 
 
 # ------------------------------------------------------------------ activations
@@ -120,26 +121,46 @@ def backward(layers, outputs, t, loss, activation, output_activation):
     return deltas
 
 
-def update(layers, changes, gradient, learning_rate, momentum, weight_decay, max_grad_norm):
-    """Phase 3, the update (§6.1.4), returning the new ``(layers, changes)``.
+def clip_scale(gradient, max_grad_norm):
+    """The factor that clipping applies to the step's gradient: max_grad_norm / ‖g‖
+    when the Euclidean norm of the whole gradient (all weights and biases) exceeds
+    max_grad_norm, else 1. Every optimizer clips first."""
+    if max_grad_norm is None:
+        return 1.0
+    norm = math.sqrt(sum(g * g for gW, gb in gradient for g_j in gW for g in g_j)
+                     + sum(g * g for gW, gb in gradient for g in gb))
+    return max_grad_norm / norm if norm > max_grad_norm else 1.0
+
+
+def update(layers, changes, gradient, learning_rate, momentum, weight_decay, max_grad_norm,
+           nesterov=False):
+    """Phase 3, the update (§6.1.4), returning the new ``(layers, changes)``: SGD.
 
     ``gradient`` holds g_ji = δ_j x_ji (and g_j = δ_j for biases), averaged over the
     mini-batch; with ``max_grad_norm`` it is first scaled down to that Euclidean
-    norm. Then, with ``changes`` the previous step's Δ (for momentum α):
+    norm (:func:`clip_scale`). Then, with ``changes`` the previous step's Δ (for
+    momentum α):
 
         Δw_ji = η (g_ji − λ w_ji) + α Δw_ji(n−1),   w_ji ← w_ji + Δw_ji
         Δb_j  = η g_j + α Δb_j(n−1),                b_j ← b_j + Δb_j
 
     which for the lecture's defaults (α = λ = 0, no clipping) is w_ji ← w_ji + η δ_j x_ji.
+    With ``nesterov`` the velocity v(n) = Δ(n) is the same, and the step applied
+    looks ahead along it: w_ji ← w_ji + (α v_ji(n) + η (g_ji − λ w_ji)).
     """
-    scale = 1.0
-    if max_grad_norm is not None:
-        norm = math.sqrt(sum(g * g for gW, gb in gradient for g_j in gW for g in g_j)
-                         + sum(g * g for gW, gb in gradient for g in gb))
-        if norm > max_grad_norm:
-            scale = max_grad_norm / norm
+    scale = clip_scale(gradient, max_grad_norm)
     new_layers, new_changes = [], []
     for (W, b), (dW, db), (gW, gb) in zip(layers, changes, gradient):
+        if nesterov:
+            W, dW = _transpose_rows(
+                [sgd_step(w_ji, d_ji, scale * g_ji, learning_rate, momentum, weight_decay)
+                 for w_ji, d_ji, g_ji in zip(w_j, d_j, g_j)]
+                for w_j, d_j, g_j in zip(W, dW, gW))
+            b, db = _transpose([sgd_step(b_j, d_j, scale * g_j, learning_rate, momentum, 0.0)
+                                for b_j, d_j, g_j in zip(b, db, gb)])
+            new_layers.append((W, b))
+            new_changes.append((dW, db))
+            continue
         dW = [
             [learning_rate * (scale * g_ji - weight_decay * w_ji) + momentum * d_ji
              for w_ji, d_ji, g_ji in zip(w_j, d_j, g_j)]
@@ -151,6 +172,168 @@ def update(layers, changes, gradient, learning_rate, momentum, weight_decay, max
         new_layers.append((W, b))
         new_changes.append((dW, db))
     return new_layers, new_changes
+
+
+def sgd_step(w, v, g, learning_rate, momentum, weight_decay):
+    """One parameter's Nesterov step (``update`` with ``nesterov``; the kernels'
+    bp_sgd_step): c = η (g − λ w), v(n) = c + α v(n−1), w ← w + (α v(n) + c).
+    Returns ``(w, v)``. While η is constant this is PyTorch's
+    ``SGD(nesterov=True)`` with its buffer = −v/η."""
+    c = learning_rate * (g - weight_decay * w) if weight_decay else learning_rate * g
+    v = c + momentum * v
+    return w + (momentum * v + c), v
+
+
+# ------------------------------------------------------------------ Adam and RMSprop
+# Written term by term as torch.optim's _single_tensor_adam / _single_tensor_rmsprop
+# (PyTorch 2.x, foreach=False), so that they round alike; the kernels' bp_adam_step
+# and bp_rmsprop_step (pyx/bp_optim_impl.h) have the same order of operations.
+# G is PyTorch's gradient ∂E/∂w: bpcore's g = δ x is −∂E/∂w, so G = −(scale · g),
+# an exact negation. Weight decay λ applies to the weights only (biases: 0).
+
+
+def lerp(start, end, weight):
+    """torch.lerp of one element: start + weight (end − start) for |weight| < 0.5,
+    else end − (end − start)(1 − weight)."""
+    if abs(weight) < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
+
+
+def _sqrt(x):
+    """√x, NaN for x < 0 (as C's sqrt; rounding can make RMSprop's centred
+    s − a² slightly negative, which then diverges in both trainers)."""
+    return math.sqrt(x) if x >= 0 else math.nan
+
+
+def adam_update(layers, state, gradient, learning_rate, betas, eps, weight_decay,
+                decoupled_weight_decay, max_grad_norm):
+    """Phase 3 with Adam (Kingma & Ba), or AdamW with ``decoupled_weight_decay``;
+    returns the new ``(layers, state)``, state = ``(t, m, v)`` (step count, first and
+    second moments, laid out like ``layers``). For each parameter, with the
+    step t counted from 1:
+
+        AdamW: w ← w (1 − η λ)          Adam: G ← G + λ w
+        m ← lerp(m, G, 1 − β1)                      (= β1 m + (1 − β1) G)
+        v ← v β2 + ((1 − β2) G) G
+        denom = √v / (1 − β2^t)^0.5 + ε
+        w ← w + (−(η / (1 − β1^t)) m) / denom
+    """
+    scale = clip_scale(gradient, max_grad_norm)
+    t, M, V = state
+    t += 1
+    beta1, beta2 = betas
+    bias_correction1 = 1 - beta1 ** float(t)
+    bias_correction2 = 1 - beta2 ** float(t)
+    step_size = learning_rate / bias_correction1
+    bias_correction2_sqrt = bias_correction2 ** 0.5
+    weight = 1 - beta1
+    shrink = 1 - learning_rate * weight_decay
+
+    def step(w, m, v, g, decay):
+        G = -(scale * g)
+        if decay:
+            if decoupled_weight_decay:
+                w = w * shrink
+            else:
+                G = G + decay * w
+        m = lerp(m, G, weight)
+        v = v * beta2 + ((1 - beta2) * G) * G
+        denom = _sqrt(v) / bias_correction2_sqrt + eps
+        return w + (-step_size * m) / denom, m, v
+
+    layers, M, V = _each_parameter(step, weight_decay, layers, M, V, gradient)
+    return layers, (t, M, V)
+
+
+def rmsprop_update(layers, state, gradient, learning_rate, rho, eps, momentum, centered,
+                   weight_decay, max_grad_norm):
+    """Phase 3 with RMSprop (PyTorch's, ``alpha`` = ρ); returns the new
+    ``(layers, state)``, state = ``(t, s, a, b)`` (step count, square average,
+    gradient average, momentum buffer, laid out like ``layers``). For each
+    parameter (λ coupled, as in PyTorch):
+
+        G ← G + λ w
+        s ← s ρ + ((1 − ρ) G) G
+        centred: a ← lerp(a, G, 1 − ρ),  avg = √(s − a a) + ε;   else avg = √s + ε
+        momentum μ > 0: b ← b μ + G / avg,  w ← w + (−η) b;   else w ← w + ((−η) G) / avg
+    """
+    scale = clip_scale(gradient, max_grad_norm)
+    t, S, A, B = state
+    weight = 1 - rho
+
+    def step(w, s, a, b, g, decay):
+        G = -(scale * g)
+        if decay:
+            G = G + decay * w
+        s = s * rho + ((1 - rho) * G) * G
+        if centered:
+            a = lerp(a, G, weight)
+            avg = _sqrt(s + (-a) * a)
+        else:
+            avg = _sqrt(s)
+        avg = avg + eps
+        if momentum > 0:
+            b = b * momentum + G / avg
+            return w + -learning_rate * b, s, a, b
+        return w + (-learning_rate * G) / avg, s, a, b
+
+    layers, S, A, B = _each_parameter(step, weight_decay, layers, S, A, B, gradient)
+    return layers, (t + 1, S, A, B)
+
+
+def optimizer_step(layers, state, gradient, opts):
+    """Phase 3 with the optimizer of ``opts`` (the checked options of ``train``):
+    the new ``(layers, state)``. The state lives for one ``train`` call."""
+    optimizer = opts["optimizer"]
+    if optimizer == "adam":
+        return adam_update(layers, state, gradient, opts["learning_rate"], opts["betas"],
+                           opts["eps"], opts["weight_decay"], opts["decoupled_weight_decay"],
+                           opts["max_grad_norm"])
+    if optimizer == "rmsprop":
+        return rmsprop_update(layers, state, gradient, opts["learning_rate"], opts["rho"],
+                              opts["eps"], opts["momentum"], opts["centered"],
+                              opts["weight_decay"], opts["max_grad_norm"])
+    return update(layers, state, gradient, opts["learning_rate"], opts["momentum"],
+                  opts["weight_decay"], opts["max_grad_norm"], opts["nesterov"])
+
+
+def initial_state(layers, optimizer):
+    """The optimizer's state at the start of ``train``: zeros (and step 0)."""
+    if optimizer == "adam":
+        return (0, _zeros_like(layers), _zeros_like(layers))
+    if optimizer == "rmsprop":
+        return (0, _zeros_like(layers), _zeros_like(layers), _zeros_like(layers))
+    return _zeros_like(layers)  # SGD: the previous step Δ (momentum)
+
+
+def _each_parameter(step, weight_decay, layers, *buffers):
+    """Apply ``step(w, *state, g, decay)`` -> ``(w, *state)`` to every parameter,
+    weights with decay = λ, biases with 0; ``buffers`` (state, then the gradient)
+    are laid out like ``layers``. Returns the new layers and state buffers."""
+    results = []
+    for l, (W, b) in enumerate(layers):
+        rows = [[step(w, *values, weight_decay) for w, *values in
+                 zip(w_j, *(buffer[l][0][j] for buffer in buffers))] for j, w_j in enumerate(W)]
+        biases = [step(b_j, *values, 0.0) for b_j, *values in
+                  zip(b, *(buffer[l][1] for buffer in buffers))]
+        results.append((rows, biases))
+    count = len(buffers)  # the new w and the state buffers (the gradient is not returned)
+    return [[([[r[q] for r in row] for row in rows], [r[q] for r in biases])
+             for rows, biases in results] for q in range(count)]
+
+
+def _transpose(pairs):
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _transpose_rows(rows):
+    W, V = [], []
+    for row in rows:
+        w, v = _transpose(row)
+        W.append(w)
+        V.append(v)
+    return W, V
 
 
 # ------------------------------------------------------------------ the network's arrays
@@ -179,7 +362,7 @@ class _ReferenceRunner:
         # (layers, changes) replaced as one object after every step, so an interrupt
         # leaves either the state before a step or the state after it.
         layers = _read_layers(net)
-        self.state = (layers, _zeros_like(layers))
+        self.state = (layers, initial_state(layers, self.options["optimizer"]))
         self.learning_rate = self.options["learning_rate"]  # η of the epoch (lr_schedule)
         # With diagnostics: per epoch, Σ_d ‖δ_l‖²·‖x_l‖² per weight layer, then the
         # saturated outputs per hidden layer (``_training.record_diagnostics``).
@@ -214,10 +397,7 @@ class _ReferenceRunner:
             if len(batch) > 1:
                 gradient = [([[g / len(batch) for g in g_j] for g_j in gW], [g / len(batch) for g in gb])
                             for gW, gb in gradient]
-            self.state = update(
-                layers, changes, gradient, self.learning_rate, opts["momentum"],
-                opts["weight_decay"], opts["max_grad_norm"],
-            )
+            self.state = optimizer_step(layers, changes, gradient, {**opts, "learning_rate": self.learning_rate})
         return E
 
     def _add_diagnostics(self, deltas, outputs):
@@ -254,7 +434,7 @@ class _ReferenceRunner:
 
     def reload(self):
         """The network's weights (a callback may have changed them) become the
-        current ones; the momentum's previous step is kept."""
+        current ones; the optimizer's state (momentum, moments) is kept."""
         self.state = (_read_layers(self.net), self.state[1])
 
 
@@ -287,6 +467,13 @@ def train(
     n_iter_no_change=10,
     bit_fail_limit=None,
     target_bit_fail=None,
+    optimizer="sgd",
+    nesterov=False,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    rho=0.99,
+    centered=False,
+    decoupled_weight_decay=False,
     target_error=None,
     validation=None,
     patience=None,
