@@ -356,21 +356,23 @@ class _ReferenceRunner:
 
     def __init__(self, net, setup):
         self.net = net
-        self.options = setup.options
+        # A copy: set_learning_rate writes each epoch's η into it, as the
+        # compiled runner does into its kernel options.
+        self.options = dict(setup.options)
         self.X, self.T = setup.X.tolist(), setup.T.tolist()
         self.activation, self.output_activation = net.activation, net.output_activation
         # (layers, changes) replaced as one object after every step, so an interrupt
         # leaves either the state before a step or the state after it.
         layers = _read_layers(net)
         self.state = (layers, initial_state(layers, self.options["optimizer"]))
-        self.learning_rate = self.options["learning_rate"]  # η of the epoch (lr_schedule)
         # With diagnostics: per epoch, Σ_d ‖δ_l‖²·‖x_l‖² per weight layer, then the
         # saturated outputs per hidden layer (``_training.record_diagnostics``).
         self.diagnostics = [0.0] * (2 * len(layers)) if self.options["diagnostics"] else None
         self.saturated = _training.SATURATED[self.activation]
 
     def set_learning_rate(self, rate):
-        self.learning_rate = rate
+        """η of the next epoch (lr_schedule)."""
+        self.options["learning_rate"] = rate
 
     def run_epoch(self, order):
         opts = self.options
@@ -397,7 +399,7 @@ class _ReferenceRunner:
             if len(batch) > 1:
                 gradient = [([[g / len(batch) for g in g_j] for g_j in gW], [g / len(batch) for g in gb])
                             for gW, gb in gradient]
-            self.state = optimizer_step(layers, changes, gradient, {**opts, "learning_rate": self.learning_rate})
+            self.state = optimizer_step(layers, changes, gradient, opts)
         return E
 
     def _add_diagnostics(self, deltas, outputs):
